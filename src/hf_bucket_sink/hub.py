@@ -1,0 +1,266 @@
+"""``HubClient``: the few Hub Storage Bucket API calls a sink needs, with typed errors.
+
+It reuses ``huggingface_hub``'s HTTP session, retry policy (``http_backoff``) and
+user agent; what it adds is one translator from HTTP answers to this package's
+exceptions, with messages that say what to do::
+
+    hub = HubClient(resolve_credentials({"token": "hf_..."}))
+    access = hub.xet_token("me/my-bucket", write=True)   # preflight: raises before any work
+    ...upload with hf_xet...
+    hub.register_files("me/my-bucket", [FileRegistration("data.parquet", xet_hash, mtime_ms)])
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import httpx2
+from huggingface_hub.utils import build_hf_headers, http_backoff
+
+from hf_bucket_sink.auth import HubCredentials
+from hf_bucket_sink.errors import (
+    AuthenticationError,
+    BucketAccessDeniedError,
+    BucketNotFoundError,
+    CommitError,
+    HubResponseError,
+)
+
+__all__ = ["HubClient", "XetAccess", "FileRegistration", "BATCH_LIMIT", "content_type_for"]
+
+logger = logging.getLogger("hf_bucket_sink")
+
+#: operations per ``/batch`` request accepted by the Hub (the official client chunks by this too)
+BATCH_LIMIT = 1000
+#: retries for calls made before a query runs: fail fast rather than after ~23 s of backoff
+_PREFLIGHT_RETRIES = 2
+
+_CONTENT_TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".csv": "text/csv",
+    ".ndjson": "application/x-ndjson",
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+    ".ipc": "application/vnd.apache.arrow.file",
+    ".arrow": "application/vnd.apache.arrow.file",
+    ".feather": "application/vnd.apache.arrow.file",
+}
+
+
+def content_type_for(path: str) -> str:
+    """MIME type registered with the file, from its extension."""
+    dot = path.rfind(".")
+    return _CONTENT_TYPES.get(path[dot:].lower(), "application/octet-stream") if dot >= 0 else "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class XetAccess:
+    """A CAS access grant from the Hub's ``xet-{read,write}-token`` route."""
+
+    cas_url: str
+    access_token: str
+    expires_at: int
+    refresh_url: str
+
+    def __repr__(self) -> str:  # never print the token
+        return f"XetAccess(cas_url={self.cas_url!r}, expires_at={self.expires_at})"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRegistration:
+    """One ``addFile`` line of a ``/batch`` call: make ``path`` point at ``xet_hash``."""
+
+    path: str
+    xet_hash: str
+    mtime_ms: int
+    content_type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        line: dict[str, Any] = {"type": "addFile", "path": self.path, "xetHash": self.xet_hash, "mtime": self.mtime_ms}
+        if self.content_type:
+            line["contentType"] = self.content_type
+        return line
+
+
+def _server_message(response: httpx2.Response) -> str:
+    message = response.headers.get("X-Error-Message", "")
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        if text and not text.lstrip().startswith("<"):  # skip HTML error pages
+            message = message or text[:300]
+        return message
+    if isinstance(body, dict):
+        err = body.get("error") or body.get("message")
+        if isinstance(err, list):
+            err = "; ".join(map(str, err))
+        if body.get("error_description"):
+            err = f"{err}: {body['error_description']}"
+        if err:
+            message = str(err)
+    return message
+
+
+class HubClient:
+    """Bucket API calls against ``creds.endpoint`` authenticated with ``creds.token``."""
+
+    def __init__(self, creds: HubCredentials) -> None:
+        self.creds = creds
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def headers(self, *, auth: bool = True) -> dict[str, str]:
+        """Hub headers (user agent, and the bearer token when ``auth``)."""
+        headers = build_hf_headers(token=False, library_name="hf-bucket-sink", library_version=_version())
+        if auth:
+            headers.update(self.creds.headers())
+        return headers
+
+    def _request(self, method: str, url: str, *, action: str, bucket_id: str, retries: int = 5, **kwargs: Any) -> httpx2.Response:
+        try:
+            response = http_backoff(method, url, max_retries=retries, **kwargs)  # type: ignore[arg-type]
+        except httpx2.HTTPError as exc:
+            raise HubResponseError(
+                f"Could not reach the Hub at {self.creds.endpoint} while {action}: {exc}. "
+                "Check the network and the endpoint (storage_options['endpoint'] or HF_ENDPOINT)."
+            ) from exc
+        if response.status_code >= 400:
+            self._raise(response, action=action, bucket_id=bucket_id)
+        return response
+
+    def _raise(self, response: httpx2.Response, *, action: str, bucket_id: str) -> NoReturn:
+        status = response.status_code
+        server = _server_message(response)
+        detail = f" (server said: {server})" if server else ""
+        request_id = response.headers.get("X-Request-Id") or response.request.headers.get("X-Amzn-Trace-Id")
+        rid = f" [request id {request_id}]" if request_id else ""
+        where = f"{self.creds.endpoint}"
+        if status == 401:
+            if self.creds.token is None:
+                raise AuthenticationError(
+                    f"No Hugging Face token was found while {action} on {where}{detail}. Pass "
+                    "storage_options={'token': 'hf_...'}, set HF_TOKEN, or run `hf auth login`."
+                )
+            raise AuthenticationError(
+                f"The Hub at {where} rejected the token from {self.creds.token_source} while {action}{detail}{rid}. "
+                "Check that the token is valid and not expired (https://huggingface.co/settings/tokens)."
+            )
+        if status == 403:
+            raise BucketAccessDeniedError(
+                f"The token from {self.creds.token_source} may not do this on bucket {bucket_id!r} while {action}"
+                f"{detail}{rid}. Use a token with write access to the namespace {bucket_id.split('/')[0]!r}."
+            )
+        if status == 404 and response.headers.get("X-Error-Code", "RepoNotFound") == "RepoNotFound":
+            raise BucketNotFoundError(
+                f"Bucket {bucket_id!r} was not found on {where} while {action}{rid}: it does not exist, or the token "
+                f"cannot see it. Create it with `hf buckets create {bucket_id}` (or HfApi().create_bucket), "
+                "or check the namespace and the token."
+            )
+        raise HubResponseError(
+            f"The Hub at {where} answered HTTP {status} while {action} on bucket {bucket_id!r}{detail}{rid}. "
+            + ("It is rate limiting: wait and retry." if status == 429 else "Retry later; if it persists, report it with the request id.")
+        )
+
+    def _json(self, response: httpx2.Response, *, action: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise HubResponseError(
+                f"The Hub at {self.creds.endpoint} sent a reply that is not JSON while {action} "
+                f"(HTTP {response.status_code}, {response.text[:120]!r}). Check the endpoint URL points at a Hub."
+            ) from exc
+
+    # -- calls -------------------------------------------------------------------------------------
+    def xet_refresh_url(self, bucket_id: str, *, write: bool) -> str:
+        return f"{self.creds.endpoint}/api/buckets/{bucket_id}/xet-{'write' if write else 'read'}-token"
+
+    def xet_token(self, bucket_id: str, *, write: bool) -> XetAccess:
+        """Ask for a CAS token: the preflight that proves the token, the bucket and the access level."""
+        action = f"asking for a Xet {'write' if write else 'read'} token"
+        url = self.xet_refresh_url(bucket_id, write=write)
+        if write and self.creds.token is None:
+            raise AuthenticationError(
+                f"Writing to bucket {bucket_id!r} needs a Hugging Face token, and none was found. Pass "
+                "storage_options={'token': 'hf_...'}, set HF_TOKEN, or run `hf auth login`."
+            )
+        response = self._request("GET", url, action=action, bucket_id=bucket_id, retries=_PREFLIGHT_RETRIES, headers=self.headers())
+        body = self._json(response, action=action)
+        try:
+            access = XetAccess(str(body["casUrl"]), str(body["accessToken"]), int(body["exp"]), url)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HubResponseError(
+                f"The Hub at {self.creds.endpoint} sent a Xet token reply without casUrl/accessToken/exp "
+                f"({str(body)[:120]}). Check the endpoint URL points at a Hub that supports Storage Buckets."
+            ) from exc
+        return access
+
+    def paths_info(self, bucket_id: str, paths: Sequence[str]) -> list[dict[str, Any]]:
+        """File entries for the ``paths`` that exist (missing ones are left out)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(paths), BATCH_LIMIT):
+            response = self._request(
+                "POST",
+                f"{self.creds.endpoint}/api/buckets/{bucket_id}/paths-info",
+                action="looking up existing files",
+                bucket_id=bucket_id,
+                retries=_PREFLIGHT_RETRIES,
+                headers=self.headers(),
+                json={"paths": list(paths[start : start + BATCH_LIMIT])},
+            )
+            body = self._json(response, action="looking up existing files")
+            if not isinstance(body, list):
+                raise HubResponseError(f"paths-info on {bucket_id!r} returned {type(body).__name__}, expected a list.")
+            found.extend(item for item in body if isinstance(item, dict))
+        return found
+
+    def register_files(self, bucket_id: str, files: Iterable[FileRegistration]) -> None:
+        """Make uploaded files visible with ``/batch`` calls of at most :data:`BATCH_LIMIT` lines, in order."""
+        items = list(files)
+        for start in range(0, len(items), BATCH_LIMIT):
+            chunk = items[start : start + BATCH_LIMIT]
+            body = b"".join(json.dumps(f.to_json()).encode() + b"\n" for f in chunk)
+            action = f"registering {len(chunk)} file(s)"
+            try:
+                response = http_backoff(
+                    "POST",
+                    f"{self.creds.endpoint}/api/buckets/{bucket_id}/batch",
+                    headers={**self.headers(), "Content-Type": "application/x-ndjson"},
+                    content=body,
+                )
+            except httpx2.HTTPError as exc:
+                raise CommitError(
+                    f"The data is stored but the Hub at {self.creds.endpoint} could not be reached to register "
+                    f"{len(chunk)} file(s) in {bucket_id!r}: {exc}. Nothing was made visible; run the sink again "
+                    "(the bytes are deduplicated, so only the registration is redone)."
+                ) from exc
+            if response.status_code >= 400 and response.status_code != 422:
+                self._raise(response, action=action, bucket_id=bucket_id)
+            # the report comes with 200 (some may have failed) and 422 (all failed)
+            report = self._json(response, action=action) if response.content else {}
+            failed = report.get("failed") if isinstance(report, dict) else None
+            if failed or response.status_code == 422:
+                failed = failed if isinstance(failed, list) else []
+                lines = "; ".join(f"{f.get('path')}: {f.get('error')}" for f in failed[:10] if isinstance(f, dict))
+                raise CommitError(
+                    f"The Hub refused to register {len(failed) or len(chunk)} of {len(chunk)} file(s) in "
+                    f"{bucket_id!r}: {lines or 'no reason given'}. Check the paths; the stored data is kept, "
+                    "so a re-run uploads no new bytes."
+                )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hf-bucket-sink")
+    except PackageNotFoundError:
+        return "0+unknown"
