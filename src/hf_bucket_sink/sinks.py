@@ -28,7 +28,7 @@ from hf_bucket_sink.progress import progress_reporter
 from hf_bucket_sink.result import SinkResult
 from hf_bucket_sink.upload import UploadSession, UploadTuning
 
-__all__ = ["sink_parquet"]
+__all__ = ["sink_parquet", "write_parquet"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -102,3 +102,34 @@ def sink_parquet(
                 "previous version of the file is intact; fix the query and run it again."
             ) from exc
         return session.commit()
+
+
+# DataFrame.write_parquet options that mean the same for the streaming sink.
+_WRITE_PARQUET_SHARED = {
+    "compression", "compression_level", "statistics", "row_group_size", "data_page_size", "metadata",
+    "arrow_schema", "encryption",
+}
+
+
+def write_parquet(
+    df: pl.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> SinkResult:
+    """Write an eager DataFrame into a bucket; same guarantees and errors as :func:`sink_parquet`.
+
+    Accepts ``DataFrame.write_parquet``'s options that the streaming writer shares
+    (compression, compression_level, statistics, row_group_size, data_page_size, metadata).
+    """
+    if not isinstance(df, pl.DataFrame):
+        raise InvalidOptionError(f"write_parquet needs a polars DataFrame, not {type(df).__name__}.")
+    unsupported = sorted(k for k in options if k not in _WRITE_PARQUET_SHARED and not (k == "use_pyarrow" and not options[k]))
+    if unsupported:
+        raise InvalidOptionError(
+            f"write_parquet got option(s) {', '.join(map(repr, unsupported))} that a bucket target does not support. "
+            f"Accepted: {', '.join(sorted(_WRITE_PARQUET_SHARED))} (and storage_options={{'token', 'endpoint'}})."
+        )
+    options.pop("use_pyarrow", None)
+    return sink_parquet(df.lazy(), path, storage_options=storage_options, **options)
