@@ -7,8 +7,11 @@ turns our typed errors into one-line messages with exit code 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+
+from hf_bucket_sink.errors import BucketSinkError
 
 __all__ = ["main"]
 
@@ -28,6 +31,15 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run a local Hub: the Storage Bucket API and a Xet CAS server in one process.",
     )
     configure_serve(serve)
+
+    from hf_bucket_sink.demo import configure_parser as configure_demo
+
+    demo = sub.add_parser(
+        "demo",
+        help="stream a TPC-H pipeline into a bucket on an embedded local Hub, read it back, verify",
+        description="Start a local Hub in-process, stream a real Polars pipeline into a bucket, read it back.",
+    )
+    configure_demo(demo)
     return parser
 
 
@@ -35,10 +47,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hf-bucket-sink``; returns the process exit code."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except BucketSinkError as exc:
+        # one line, no traceback: every message already says what to do (HF_BUCKET_SINK_DEBUG=1 for more)
+        if os.environ.get("HF_BUCKET_SINK_DEBUG"):
+            raise
+        print(f"hf-bucket-sink: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hf-bucket-sink: interrupted; nothing was registered", file=sys.stderr)
+        return 130
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "serve":
         from hf_bucket_sink.localhub.cli import run_serve
 
         return run_serve(args)
+    if args.command == "demo":
+        from hf_bucket_sink.demo import run_demo
+
+        return run_demo(args)
     parser.error(f"unknown command {args.command!r}")  # argparse exits; keeps mypy happy
     return 2
 
