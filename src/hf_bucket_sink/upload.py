@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import queue
 import threading
 import time
@@ -57,31 +58,32 @@ class UploadTuning:
     compression_policy: str = "auto"
 
 
-_sessions: dict[str, Any] = {}
+_sessions: dict[str, tuple[tuple[Any, ...], Any]] = {}
 _sessions_lock = threading.Lock()
+
+
+def _session_key() -> tuple[Any, ...]:
+    # a fork or a new cache location (tests, notebooks changing HF_HOME) needs a new session
+    return (os.getpid(), os.environ.get("HF_XET_CACHE"), os.environ.get("HF_HOME"))
 
 
 def xet_session(compression_policy: str = "auto") -> Any:
     """A process-wide ``hf_xet.XetSession`` per configuration (sessions are cheap to share, costly to build)."""
-    import os
-
     import hf_xet
 
-    key = f"{os.getpid()}:{compression_policy}"
+    key = _session_key()
     with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None:
+        held = _sessions.get(compression_policy)
+        if held is None or held[0] != key:
             config = hf_xet.XetConfig().with_config("xorb.compression_policy", compression_policy)
-            session = _sessions[key] = hf_xet.XetSession(config=config)
-        return session
+            held = _sessions[compression_policy] = (key, hf_xet.XetSession(config=config))
+        return held[1]
 
 
 def _forget_session(compression_policy: str) -> None:
     """Drop a session after ``sigint_abort`` destroyed its runtime; the next call builds a new one."""
-    import os
-
     with _sessions_lock:
-        _sessions.pop(f"{os.getpid()}:{compression_policy}", None)
+        _sessions.pop(compression_policy, None)
 
 
 class BucketWriter(io.RawIOBase):
