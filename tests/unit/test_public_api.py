@@ -1,0 +1,89 @@
+"""The public surface is small, declared, typed, and every error is also a builtin."""
+
+from __future__ import annotations
+
+import importlib.resources
+import inspect
+
+import polars as pl
+import pytest
+
+import hf_bucket_sink
+from hf_bucket_sink import errors
+from hf_bucket_sink.result import FileResult, SinkResult
+
+
+def test_all_is_exactly_the_public_names() -> None:
+    public = {n for n in dir(hf_bucket_sink) if not n.startswith("_")}
+    modules = {n for n in public if inspect.ismodule(getattr(hf_bucket_sink, n))}
+    assert set(hf_bucket_sink.__all__) == public - modules
+    for name in hf_bucket_sink.__all__:
+        assert getattr(hf_bucket_sink, name).__doc__, f"{name} has no docstring"
+
+
+def test_package_is_typed() -> None:
+    assert importlib.resources.files("hf_bucket_sink").joinpath("py.typed").is_file()
+
+
+@pytest.mark.parametrize("name", errors.__all__)
+def test_every_error_is_a_bucket_sink_error_and_a_builtin(name: str) -> None:
+    cls = getattr(errors, name)
+    assert issubclass(cls, errors.BucketSinkError)
+    if cls is not errors.BucketSinkError:
+        builtin = [b for b in cls.__mro__ if b.__module__ == "builtins" and b not in (object, BaseException, Exception)]
+        assert builtin, f"{name} does not derive from a builtin exception such as ValueError or OSError"
+
+
+def test_sink_result_is_readable() -> None:
+    result = SinkResult(
+        uri="hf://buckets/me/b/x.parquet",
+        files=(FileResult("hf://buckets/me/b/x.parquet", size=2_000_000, xet_hash="ab" * 32, new_bytes=500_000),),
+        seconds=2.0,
+        uploaded_bytes=400_000,
+    )
+    text = str(result)
+    assert "hf://buckets/me/b/x.parquet" in text and "2.0 MB" in text and "75.0%" in text
+    assert result.xet_hash == "ab" * 32
+    assert result.deduplicated_bytes == 1_500_000 and result.dedup_ratio == 0.75
+    assert result.rows is None
+
+
+def test_uninstalled_polars_is_untouched() -> None:
+    hf_bucket_sink.uninstall()
+    original = pl.LazyFrame.sink_parquet
+    hf_bucket_sink.install()
+    assert pl.LazyFrame.sink_parquet is not original
+    hf_bucket_sink.uninstall()
+    assert pl.LazyFrame.sink_parquet is original
+
+
+def test_installed_local_paths_reach_polars(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    df = pl.DataFrame({"a": [1, 2]})
+    hf_bucket_sink.install()
+    try:
+        df.lazy().sink_parquet(tmp_path / "a.parquet")
+        df.write_parquet(str(tmp_path / "b.parquet"))
+        df.write_csv(tmp_path / "c.csv")
+    finally:
+        hf_bucket_sink.uninstall()
+    assert pl.read_parquet(tmp_path / "a.parquet").equals(df)
+    assert pl.read_parquet(tmp_path / "b.parquet").equals(df)
+    assert pl.read_csv(tmp_path / "c.csv").equals(df)
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda df: df.lazy().sink_csv("hf://buckets/me/b/x.csv"), "LazyFrame.sink_csv"),
+        (lambda df: df.lazy().sink_ndjson("hf://buckets/me/b/x.ndjson"), "LazyFrame.sink_ndjson"),
+        (lambda df: df.write_ipc("hf://buckets/me/b/x.arrow"), "DataFrame.write_ipc"),
+        (lambda df: df.lazy().sink_parquet(pl.PartitionBy("hf://buckets/me/b/dir/", key="a")), "partitioned"),
+    ],
+)
+def test_installed_unsupported_bucket_targets_fail_clearly(call, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    hf_bucket_sink.install()
+    try:
+        with pytest.raises(hf_bucket_sink.UnsupportedTargetError, match=fragment):
+            call(pl.DataFrame({"a": [1]}))
+    finally:
+        hf_bucket_sink.uninstall()
