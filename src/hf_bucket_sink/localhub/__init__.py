@@ -3,3 +3,9 @@
 It imports nothing from the client side of ``hf_bucket_sink``. See ``LocalHub`` for use from Python
 and ``hf-bucket-sink serve`` for the command line.
 """
+
+from __future__ import annotations
+
+from .server import DEFAULT_TOKEN, DEFAULT_USER, LocalHub
+
+__all__ = ["DEFAULT_TOKEN", "DEFAULT_USER", "LocalHub"]

@@ -1,0 +1,247 @@
+"""``LocalHub``: run the local Hub in-process, on a free loopback port, as a context manager.
+
+Example::
+
+    from huggingface_hub import HfApi
+    from hf_bucket_sink.localhub import LocalHub
+
+    with LocalHub() as hub:                      # temp data dir, port 0 = any free port
+        api = HfApi(endpoint=hub.url, token=hub.token)
+        api.create_bucket("data")
+        api.batch_bucket_files("local/data", add=[(b"hello", "hello.txt")])
+        print(hub.stats()["xorbs_stored"])       # 1
+
+A restart on the same ``data_dir`` keeps buckets, files and xorbs. Tokens are configuration: the
+set given to the constructor replaces the previous one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from .admin_routes import stats_payload
+from .app import App
+from .auth import Auth
+from .cas import CasStore
+from .catalog import Catalog, TokenRecord
+from .http import BandwidthLimiter, HubHTTPServer
+from .state import HubState
+from .validation import name_problem
+
+try:  # POSIX: forbid two servers on one data directory
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["DEFAULT_TOKEN", "DEFAULT_USER", "LocalHub"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_USER = "local"
+DEFAULT_TOKEN = "hf_local_write_token"
+_ROLES = ("read", "write")
+
+
+class LocalHub:
+    """A local Hub (Storage Bucket API + Xet CAS) served from one HTTP server.
+
+    Args:
+        data_dir: where buckets, xorbs and the catalog live; None = a temp dir removed by ``stop()``.
+        host, port: where to listen; port 0 picks a free port. Binds loopback unless told otherwise.
+        user, token: the default user and its write token.
+        extra_tokens: more principals, as ``(user, token, "read" | "write")``.
+        public_url: base written into every URL handed out (``casUrl``, data URLs, ``Link``…),
+            for use behind a proxy; otherwise URLs are built from each request's ``Host``.
+        cas_token_ttl: lifetime in seconds of the CAS tokens minted by the xet token routes.
+        bandwidth_limit: cap in bytes/s shared by CAS upload bodies and data/resolve downloads.
+        page_size: entries per page of tree and bucket listings (``Link`` pagination).
+        fsync: fsync xorb files and their directory before they become visible (slower, durable).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        user: str = DEFAULT_USER,
+        token: str = DEFAULT_TOKEN,
+        extra_tokens: Sequence[tuple[str, str, str]] = (),
+        public_url: str | None = None,
+        cas_token_ttl: float = 3600,
+        bandwidth_limit: float | None = None,
+        page_size: int = 1000,
+        fsync: bool = False,
+    ) -> None:
+        records = [TokenRecord(token, user, "write", "default")]
+        for entry in extra_tokens:
+            if len(entry) != 3:
+                raise ValueError(f"extra token {entry!r} must be (user, token, 'read' | 'write')")
+            name, value, role = entry
+            if role not in _ROLES:
+                raise ValueError(f"extra token for {name!r}: role must be 'read' or 'write', got {role!r}")
+            records.append(TokenRecord(value, name, role, f"{name}-{role}"))
+        for rec in records:
+            problem = name_problem(rec.user, what="user name")
+            if problem is not None or rec.user == "me":
+                raise ValueError(f"invalid user name {rec.user!r}: {problem or 'reserved'}")
+            if not rec.token or any(c.isspace() for c in rec.token):
+                raise ValueError(f"token for {rec.user!r} must be non-empty and contain no whitespace")
+        if len({r.token for r in records}) != len(records):
+            raise ValueError("tokens must be unique")
+        if cas_token_ttl <= 0:
+            raise ValueError(f"cas_token_ttl must be positive, got {cas_token_ttl!r}")
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size!r}")
+        self._data_dir_arg = Path(data_dir) if data_dir is not None else None
+        self.host = host
+        self._port_arg = port
+        self.user = user
+        self.token = token
+        self._tokens = records
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._cas_token_ttl = float(cas_token_ttl)
+        self._page_size = page_size
+        self._fsync = fsync
+        self._stop_event = threading.Event()
+        self._limiter = BandwidthLimiter(bandwidth_limit, stop=self._stop_event)
+        self._server: HubHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._catalog: Catalog | None = None
+        self._state: HubState | None = None
+        self._lock_file: IO[Any] | None = None
+        self._owned_dir: Path | None = None
+        self.data_dir: Path = self._data_dir_arg or Path()
+        self.port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> LocalHub:
+        """Open the data directory and start serving; returns once the socket is listening."""
+        if self._server is not None:
+            raise RuntimeError("LocalHub is already running")
+        self._stop_event.clear()
+        if self._data_dir_arg is None:
+            self._owned_dir = Path(tempfile.mkdtemp(prefix="localhub-"))
+            self.data_dir = self._owned_dir
+        else:
+            self.data_dir = self._data_dir_arg
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock_data_dir()
+            self._catalog = Catalog(self.data_dir / "catalog.sqlite3")
+            self._catalog.replace_tokens(self._tokens)
+            secret = self._catalog.meta("secret") or ""
+            store_id = self._catalog.meta("store_id") or ""
+            auth = Auth(self._tokens, secret=bytes.fromhex(secret), cas_token_ttl=self._cas_token_ttl)
+            cas = CasStore(self.data_dir, self._catalog, fsync=self._fsync)
+            self._state = HubState(
+                catalog=self._catalog,
+                cas=cas,
+                auth=auth,
+                limiter=self._limiter,
+                store_id=store_id,
+                public_url=self._public_url,
+                page_size=self._page_size,
+            )
+            self._server = HubHTTPServer(
+                (self.host, self._port_arg), App(self._state), limiter=self._limiter, stop_event=self._stop_event
+            )
+        except BaseException:
+            self._release()
+            raise
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"localhub:{self.port}"
+        )
+        self._thread.start()
+        logger.info("local Hub listening on %s (data dir %s)", self.url, self.data_dir)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, join every thread, close the catalog; remove the data dir if it was temporary."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._state is not None:
+            self._state.grants.clear()
+            self._state = None
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
+
+    def _lock_data_dir(self) -> None:
+        self._lock_file = open(self.data_dir / ".lock", "w")  # noqa: SIM115 - held until stop()
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RuntimeError(f"data directory {self.data_dir} is already used by another local Hub") from None
+
+    def __enter__(self) -> LocalHub:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- information -----------------------------------------------------------------------------
+
+    @property
+    def local_url(self) -> str:
+        """``http://host:port`` of the listening socket (wildcard hosts shown as loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The base URL clients should use: ``public_url`` if set, else :attr:`local_url`."""
+        return self._public_url or self.local_url
+
+    @property
+    def store_id(self) -> str:
+        return self._require_state().store_id
+
+    def _require_state(self) -> HubState:
+        if self._state is None:
+            raise RuntimeError("LocalHub is not running; call start() or use it as a context manager")
+        return self._state
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start (see :data:`.state.COUNTERS`), requests per route family, catalog totals."""
+        return stats_payload(self._require_state())
+
+    def set_bandwidth_limit(self, bytes_per_s: float | None) -> None:
+        """Cap (or with None, uncap) CAS upload bodies and data/resolve downloads, shared by all clients."""
+        self._limiter.set_rate(bytes_per_s)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"LocalHub({self.url if self.running else '-'}, data_dir={str(self.data_dir)!r}, {state})"
