@@ -7,48 +7,74 @@
 or, after ``hf_bucket_sink.install()``, Polars' own ``lf.sink_parquet("hf://buckets/...")``.
 Memory stays flat as the data grows, only new chunks are uploaded, and the file becomes
 visible only once every byte is stored.
+
+Names are imported lazily, so ``import hf_bucket_sink.localhub`` (the emulator) loads
+neither Polars nor the client side.
 """
 
-from hf_bucket_sink.errors import (
-    AuthenticationError,
-    BucketAccessDeniedError,
-    BucketFileExistsError,
-    BucketNotFoundError,
-    BucketSinkError,
-    CommitError,
-    HubResponseError,
-    InvalidBucketPathError,
-    InvalidOptionError,
-    QueryError,
-    UnsupportedTargetError,
-    UploadError,
-)
-from hf_bucket_sink.patch import install, uninstall
-from hf_bucket_sink.paths import BucketPath
-from hf_bucket_sink.result import FileResult, SinkResult
-from hf_bucket_sink.sinks import sink_parquet, write_parquet
+from __future__ import annotations
 
-__all__ = [
-    # writing
-    "sink_parquet",
-    "write_parquet",
-    "install",
-    "uninstall",
-    # values
-    "BucketPath",
-    "SinkResult",
-    "FileResult",
-    # errors
-    "BucketSinkError",
-    "AuthenticationError",
-    "BucketAccessDeniedError",
-    "BucketFileExistsError",
-    "BucketNotFoundError",
-    "CommitError",
-    "HubResponseError",
-    "InvalidBucketPathError",
-    "InvalidOptionError",
-    "QueryError",
-    "UnsupportedTargetError",
-    "UploadError",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # static view for type checkers and IDEs
+    from hf_bucket_sink.errors import (
+        AuthenticationError,
+        BucketAccessDeniedError,
+        BucketFileExistsError,
+        BucketNotFoundError,
+        BucketSinkError,
+        CommitError,
+        HubResponseError,
+        InvalidBucketPathError,
+        InvalidOptionError,
+        QueryError,
+        UnsupportedTargetError,
+        UploadError,
+    )
+    from hf_bucket_sink.patch import install, uninstall
+    from hf_bucket_sink.paths import BucketPath
+    from hf_bucket_sink.result import FileResult, SinkResult
+    from hf_bucket_sink.sinks import sink_parquet, write_parquet
+
+_WHERE = {
+    "sink_parquet": "sinks",
+    "write_parquet": "sinks",
+    "install": "patch",
+    "uninstall": "patch",
+    "BucketPath": "paths",
+    "SinkResult": "result",
+    "FileResult": "result",
+    **{
+        name: "errors"
+        for name in (
+            "BucketSinkError",
+            "AuthenticationError",
+            "BucketAccessDeniedError",
+            "BucketFileExistsError",
+            "BucketNotFoundError",
+            "CommitError",
+            "HubResponseError",
+            "InvalidBucketPathError",
+            "InvalidOptionError",
+            "QueryError",
+            "UnsupportedTargetError",
+            "UploadError",
+        )
+    },
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hf_bucket_sink' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hf_bucket_sink.{module}"), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

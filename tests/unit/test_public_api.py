@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.resources
-import inspect
 
 import polars as pl
 import pytest
@@ -15,10 +14,18 @@ from hf_bucket_sink.result import FileResult, SinkResult
 
 def test_all_is_exactly_the_public_names() -> None:
     public = {n for n in dir(hf_bucket_sink) if not n.startswith("_")}
-    modules = {n for n in public if inspect.ismodule(getattr(hf_bucket_sink, n))}
-    assert set(hf_bucket_sink.__all__) == public - modules
+    assert set(hf_bucket_sink.__all__) == public
     for name in hf_bucket_sink.__all__:
         assert getattr(hf_bucket_sink, name).__doc__, f"{name} has no docstring"
+
+
+def test_emulator_imports_nothing_from_the_client_side() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, hf_bucket_sink.localhub; print(sorted(m for m in ('polars', 'huggingface_hub', 'hf_xet', 'hf_bucket_sink.errors', 'hf_bucket_sink.sinks') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    assert out == "[]"
 
 
 def test_package_is_typed() -> None:
