@@ -296,10 +296,11 @@ def move_bucket(state: HubState, req: Request, params: dict[str, str]) -> Respon
 def tree(state: HubState, req: Request, params: dict[str, str]) -> Response:
     _, bucket = _readable(state, req, params)
     raw_prefix = params.get("prefix") or ""
-    prefix = _decode(raw_prefix, "prefix").rstrip("/")
+    given = _decode(raw_prefix, "prefix")
+    prefix = given.rstrip("/")
     problem = prefix_problem(prefix)
-    if problem is not None:
-        raise bad_request(f"Invalid prefix {prefix!r}: {problem}.")
+    if problem is not None or given.endswith("//"):
+        raise bad_request(f"Invalid prefix {given!r}: {problem or 'empty path segment'}.")
     recursive_arg = req.arg("recursive")
     if recursive_arg is None:
         recursive = True  # production defaults to recursive (hub-bucket-api.md §4.8)
@@ -316,13 +317,16 @@ def tree(state: HubState, req: Request, params: dict[str, str]) -> Response:
         if not (isinstance(cursor, list) and len(cursor) == 2 and isinstance(cursor[0], str)):
             raise bad_request("Invalid pagination cursor.")
         after = (cursor[0], bool(cursor[1]))
-    entries, next_key = state.catalog.list_tree(bucket.id, prefix, recursive=recursive, after=after, limit=limit)
+    # Recursive listings match lexically on the prefix as given ("logs/" excludes "logs.json");
+    # folder listings work on the folder path.
+    key = given if recursive and prefix else prefix
+    entries, next_key = state.catalog.list_tree(bucket.id, key, recursive=recursive, after=after, limit=limit)
     headers: dict[str, str] = {}
     if next_key is not None:
         query = {"limit": str(limit), "cursor": _encode_cursor(next_key)}
         if recursive_arg is not None:
             query = {"recursive": "true" if recursive else "false", **query}
-        suffix = "/" + quote(prefix, safe="") if prefix else ""
+        suffix = "/" + quote(given, safe="") if given else ""
         url = f"{state.base_url(req)}/api/buckets/{bucket.full_id}/tree{suffix}"
         headers = _link_next(url, query)
     return Response.json(200, [_entry_json(e) for e in entries], headers)
