@@ -319,9 +319,12 @@ class CasStore:
         return ShardResult(new=new, files=len(files), xorbs=len(shard.xorbs))
 
     def _check_shard_xorb(self, sx: ShardXorb) -> None:
-        info = self.xorb_info(hash_to_hex(sx.hash))
+        xorb_hex = hash_to_hex(sx.hash)
+        info = self.xorb_info(xorb_hex)
         try:
             verify_xorb_listing(sx, info.chunk_hashes if info else None, info.chunk_sizes if info else None)
+        except UnknownXorbError:
+            raise InvalidUploadError(f"shard rejected: it lists xorb {xorb_hex}, which was never uploaded") from None
         except ShardFormatError as exc:
             raise InvalidUploadError(f"shard rejected: {exc}") from None
 

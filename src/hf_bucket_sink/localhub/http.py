@@ -305,13 +305,13 @@ def parse_ranges(value: str | None, size: int) -> list[tuple[int, int]] | None:
                     ranges.append((max(0, size - n), size))
                 continue
             start = int(first)
-            end = int(last) + 1 if last else size
+            end = int(last) + 1 if last else None
         except ValueError:
             return None
-        if start < 0 or end <= start:
+        if start < 0 or (end is not None and end <= start):
             return None
         if start < size:
-            ranges.append((start, min(end, size)))
+            ranges.append((start, size if end is None else min(end, size)))
     if not ranges:
         raise range_not_satisfiable(size)
     return ranges
