@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from hf_bucket_sink.auth import resolve_credentials
+from hf_bucket_sink.backpressure import bounded_streaming
 from hf_bucket_sink.errors import BucketSinkError, InvalidOptionError, QueryError
 from hf_bucket_sink.hub import HubClient
 from hf_bucket_sink.paths import BucketPath
@@ -90,7 +91,9 @@ def sink_parquet(
     ) as session:
         writer = session.open_writer(target)
         try:
-            lf.sink_parquet(writer, **sink_options)
+            # bound Polars' run-ahead so a slow link slows the query instead of filling memory
+            with bounded_streaming(lf.collect_schema()):
+                lf.sink_parquet(writer, **sink_options)
         except BucketSinkError:
             raise
         except Exception as exc:
