@@ -216,6 +216,7 @@ def test_move_settings_and_delete_bucket(hf_api: HfApi) -> None:
         hf_api.delete_bucket("local/renamed")
 
 
+@pytest.mark.filterwarnings("ignore:Cannot enable progress bars")
 def test_sync_bucket_round_trip(hf_api: HfApi, tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)

@@ -233,6 +233,18 @@ def test_bad_paths_are_rejected_in_batch(hf_api: HfApi, raw_http: Any) -> None:
     assert [f["path"] for f in report["failed"]] == [op["path"] for op in ops]
     assert all("invalid path" in f["error"] for f in report["failed"])
     assert [f.path for f in hf_api.list_bucket_tree("local/b")] == ["ok.txt"]
+    # other per-line problems are failed entries too
+    resp = _batch(raw_http, hf_api.token, [
+        {"type": "addFile", "path": "ct.txt", "xetHash": ok.xet_hash, "contentType": "text/plain\r\nX-Evil: 1"},
+        {"type": "addFile", "path": "mt.txt", "xetHash": ok.xet_hash, "mtime": 10**20},
+        {"type": "addFile", "path": "mt2.txt", "xetHash": ok.xet_hash, "mtime": "yesterday"},
+        {"type": "addFile", "path": "h.txt", "xetHash": "xyz"},
+        {"type": "addFile", "path": "good.txt", "xetHash": ok.xet_hash, "contentType": "text/plain; charset=utf-8"},
+    ])
+    assert resp.status == 200 and [f["path"] for f in resp.json()["failed"]] == ["ct.txt", "mt.txt", "mt2.txt", "h.txt"]
+    good = raw_http.request("HEAD", "/buckets/local/b/resolve/good.txt")
+    assert good.headers["Content-Type"] == "text/plain; charset=utf-8"
+    hf_api.batch_bucket_files("local/b", delete=["good.txt"])
     # malformed NDJSON is refused as a whole, nothing applied
     for body in ("not json\n", '["a list"]\n', '{"type": "rename", "path": "x"}\n', '{"type": "deleteFile"}\n'):
         r = raw_http.request("POST", "/api/buckets/local/b/batch", body + '{"type":"deleteFile","path":"ok.txt"}\n',

@@ -29,7 +29,9 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         api.batch_bucket_files("local/keep", add=[(payload, "p.bin"), (b"", "e")])
         store_id = hub.store_id
         before = {f.path: (f.size, f.xet_hash, f.mtime) for f in api.list_bucket_tree("local/keep")}
-    with LocalHub(data_dir) as hub:  # new port, same data
+    hub = LocalHub(data_dir)
+    for _ in range(2):  # a new server on the same dir, then the same object restarted
+        hub.start()
         assert hub.store_id == store_id
         api = HfApi(endpoint=hub.url, token=hub.token)
         assert api.bucket_info("local/keep").private
@@ -37,6 +39,7 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         api.download_bucket_files("local/keep", [("p.bin", tmp_path / "p.bin")])
         assert (tmp_path / "p.bin").read_bytes() == payload
         assert hub.stats()["catalog"]["xorbs"] >= 1
+        hub.stop()
 
 
 def test_one_data_dir_one_server(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ class CasStore:
         self.tmp_dir = self.root / "tmp"
         self.xorb_dir.mkdir(parents=True, exist_ok=True)
         # Leftovers of a crash are incomplete by construction: they were never renamed into place.
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        remove_tree(self.tmp_dir)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._xorbs: _LRU[str, XorbInfo] = _LRU(512)
         self._files: _LRU[str, FileReconstruction] = _LRU(4096)
@@ -462,6 +462,16 @@ class CasStore:
             offset += c.size
         xorb = ShardXorb(info.hash, tuple(chunks), info.raw_size)
         return build_shard([], [xorb], with_footer=True, key_expiry=int(time.time()) + _DEDUP_SHARD_TTL)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a directory tree; failures are logged, not raised (cleanup must not mask real errors)."""
+
+    def log(func: Callable[..., object], target: str, exc_info: object) -> None:
+        logger.warning("could not remove %s: %s", target, exc_info)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=log)
 
 
 def _fsync_dir(path: Path) -> None:

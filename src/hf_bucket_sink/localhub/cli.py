@@ -77,6 +77,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--bandwidth-limit", type=_positive(float), default=None, metavar="BYTES_PER_S",
         help="cap CAS uploads and data/resolve downloads at this many bytes/s, shared (default: none)",
     )
+    parser.add_argument(
+        "--fsync", action="store_true", help="fsync every stored xorb before acknowledging it (durable, slower)"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -94,6 +97,7 @@ def run_serve(args: argparse.Namespace) -> int:
             public_url=args.public_url,
             cas_token_ttl=args.cas_token_ttl,
             bandwidth_limit=args.bandwidth_limit,
+            fsync=args.fsync,
         )
         hub.start()
     except (OSError, RuntimeError, ValueError) as exc:

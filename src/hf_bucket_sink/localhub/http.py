@@ -270,7 +270,8 @@ class Request:
                 if not chunk:
                     return False
                 n -= len(chunk)
-        except OSError:
+        except OSError as exc:
+            logger.debug("could not drain the request body: %s", exc)
             return False
         self._remaining = 0
         return True
@@ -356,6 +357,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(response, head=request.method == "HEAD", request_id=request.request_id)
         except (ConnectionError, TimeoutError, ClientDisconnected) as exc:
             logger.debug("client went away while answering %s %s: %s", request.method, request.path, exc)
+            self.close_connection = True
+        except Exception:
+            # A streamed body failed after the headers went out: all we can do is cut the connection.
+            logger.exception("error while sending the body of %s %s", request.method, request.path)
             self.close_connection = True
         logger.debug(
             "%s %s -> %d (%.1f ms)",

@@ -38,6 +38,7 @@ __all__ = ["ROUTES"]
 _BATCH_MAX_BODY = 64 << 20
 _MAX_PATHS_INFO = 10_000
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 _SEG = r"[^/]+"
 _BUCKET = rf"^/api/buckets/(?P<ns>{_SEG})/(?P<name>{_SEG})"
 
@@ -383,11 +384,17 @@ def _batch_op(
         raise ValueError("'xetHash' must be a 64-character hexadecimal Xet file hash")
     xet_hash = xet_hash.lower()
     mtime = op.get("mtime")
-    if mtime is not None and (isinstance(mtime, bool) or not isinstance(mtime, int)):
-        raise ValueError("'mtime' must be an integer number of milliseconds since the epoch")
+    if mtime is not None:
+        if isinstance(mtime, bool) or not isinstance(mtime, int):
+            raise ValueError("'mtime' must be an integer number of milliseconds since the epoch")
+        try:
+            _iso_ms(mtime)  # it is rendered in every listing: refuse what cannot be
+        except (ValueError, OverflowError, OSError):
+            raise ValueError(f"'mtime' {mtime} is out of range") from None
     content_type = op.get("contentType")
-    if content_type is not None and not isinstance(content_type, str):
-        raise ValueError("'contentType' must be a string")
+    # Served back as a response header by resolve: printable ASCII only (no header injection).
+    if content_type is not None and (not isinstance(content_type, str) or not _CONTENT_TYPE.match(content_type)):
+        raise ValueError("'contentType' must be a printable ASCII media type of at most 255 characters")
     size = state.cas.file_size(xet_hash)
     if op["type"] == "addFile":
         if size is None:

@@ -18,7 +18,6 @@ set given to the constructor replaces the previous one.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from typing import IO, Any
 from .admin_routes import stats_payload
 from .app import App
 from .auth import Auth
-from .cas import CasStore
+from .cas import CasStore, remove_tree
 from .catalog import Catalog, TokenRecord
 from .http import BandwidthLimiter, HubHTTPServer
 from .state import HubState
@@ -190,7 +189,7 @@ class LocalHub:
             self._lock_file.close()  # closing releases the flock
             self._lock_file = None
         if self._owned_dir is not None:
-            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            remove_tree(self._owned_dir)
             self._owned_dir = None
 
     def _lock_data_dir(self) -> None:
