@@ -215,14 +215,19 @@ class CasStore:
         """Write ``body`` to a new temp file (fsynced if configured) and return its path."""
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="xorb-")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
-                if self.fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
+            if hasattr(os, "posix_fallocate") and body:
+                os.posix_fallocate(fd, 0, len(body))  # one extent up front: measurably less CPU per write
+            view = memoryview(body)
+            written = 0
+            while written < len(view):  # raw writes: no buffered-writer copy of a 64 MiB body
+                written += os.write(fd, view[written:])
+            if self.fsync:
+                os.fsync(fd)
         except BaseException:
+            os.close(fd)
             Path(name).unlink(missing_ok=True)
             raise
+        os.close(fd)
         return Path(name)
 
     def publish(self, info: XorbInfo, staged: Path) -> bool:
