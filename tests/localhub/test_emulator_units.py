@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hf_bucket_sink.localhub.auth import Auth
@@ -125,7 +125,8 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     cat.close()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
+@example(paths=["a", "a/a", "a.b"], prefix="a", page=1, recursive=False)  # resume after the prefix file
 @given(paths=_PATHS, prefix=st.sampled_from(["", "a", "a/b", "ab", "a."]), page=st.integers(1, 5), recursive=st.booleans())
 def test_listing_pages_match_model(catalog: Catalog, paths: list[str], prefix: str, page: int, recursive: bool) -> None:
     name = f"b{time.monotonic_ns()}"

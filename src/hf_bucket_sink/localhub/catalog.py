@@ -393,6 +393,8 @@ class Catalog:
                 if row:
                     entries.append(TreeEntry(prefix, self._file(row), float(row[4])))  # type: ignore[arg-type]
             lo, inclusive = after if after is not None else (base, True)
+            if lo < base:  # resuming after the file named `prefix` itself: restart at the folder
+                lo, inclusive = base, True
             # Skip-scan: read files in order; a file in a sub-folder yields one directory entry and
             # the scan jumps past that sub-folder ('0' is the character right after '/').
             while len(entries) <= limit:
