@@ -266,3 +266,23 @@ def test_bad_paths_are_rejected_in_resolve_and_tree(hf_api: HfApi, raw_http: Any
 def test_invalid_bucket_names(hf_api: HfApi, name: str) -> None:
     with pytest.raises(BadRequestError):
         hf_api.create_bucket(quote(name, safe=""))
+
+
+def _raw_exchange(hub: Any, request: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection((urlsplit(hub.url).hostname, urlsplit(hub.url).port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while data := sock.recv(65536):  # the server closes the connection after these answers
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_oversized_and_chunked_bodies_close_the_connection(local_hub: Any, cas: tuple[str, str]) -> None:
+    token, prefix = cas
+    head = f"POST {prefix}/v1/xorbs/default/{'ab' * 32} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+    answer = _raw_exchange(local_hub, (head + "Content-Length: 999999999999\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.1 413") and b"Connection: close" in answer
+    answer = _raw_exchange(local_hub, (head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.1 411") and b"Connection: close" in answer
