@@ -80,3 +80,13 @@ def test_write_and_rm(fs: HfFileSystem, payload: bytes) -> None:
     fs.rm(f"{ROOT}/data", recursive=True)
     fs.invalidate_cache()
     assert sorted(fs.find(ROOT)) == ["buckets/local/fs/empty.txt", "buckets/local/fs/new/written.txt"]
+
+
+def test_server_side_copies(fs: HfFileSystem, payload: bytes, hf_api: HfApi) -> None:
+    fs.cp_file(f"{ROOT}/data/blob.bin", f"{ROOT}/copies/blob.bin")  # copyFile by xet hash
+    assert fs.cat(f"{ROOT}/copies/blob.bin") == payload
+    hf_api.create_bucket("dest")
+    hf_api.copy_files(f"{ROOT}/data/", "hf://buckets/local/dest/backup/")
+    assert sorted(f.path for f in hf_api.list_bucket_tree("local/dest")) == [
+        "backup/blob.bin", "backup/deep/x.txt", "backup/small.csv"
+    ]
