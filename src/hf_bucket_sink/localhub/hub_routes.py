@@ -53,13 +53,17 @@ def _decode(segment: str, what: str) -> str:
         raise bad_request(f"Invalid {what}: not valid UTF-8 after percent-decoding.") from None
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _iso(ts: float, millis: int | None = None) -> str:
+    """UTC with a literal ``Z`` and milliseconds: the only datetime shape the client parses (§1.3)."""
+    d = datetime.fromtimestamp(ts, tz=timezone.utc)
+    ms = d.microsecond // 1000 if millis is None else millis
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{ms:03d}Z"
 
 
 def _iso_ms(ms: int) -> str:
+    """A client ``mtime`` (ms since the epoch) rendered exactly, without float rounding."""
     seconds, millis = divmod(ms, 1000)
-    return _iso(float(seconds))[:-4] + f"{millis:03d}Z"
+    return _iso(float(seconds), millis)
 
 
 def _who(state: HubState, req: Request) -> Principal | None:
