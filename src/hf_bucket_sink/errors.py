@@ -23,6 +23,7 @@ __all__ = [
     "BucketAccessDeniedError",
     "BucketNotFoundError",
     "BucketFileExistsError",
+    "BucketFileNotFoundError",
     "HubResponseError",
     "UploadError",
     "CommitError",
@@ -56,6 +57,10 @@ class BucketAccessDeniedError(AuthenticationError):
 
 class BucketNotFoundError(BucketSinkError, FileNotFoundError):
     """The bucket does not exist, or the token cannot see it (private buckets answer 404)."""
+
+
+class BucketFileNotFoundError(BucketSinkError, FileNotFoundError):
+    """The bucket is visible but the file, folder or glob to read matches nothing in it."""
 
 
 class BucketFileExistsError(BucketSinkError, FileExistsError):

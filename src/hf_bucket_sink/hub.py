@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import httpx2
 from huggingface_hub.utils import build_hf_headers, http_backoff
@@ -26,6 +27,7 @@ from hf_bucket_sink.auth import HubCredentials
 from hf_bucket_sink.errors import (
     AuthenticationError,
     BucketAccessDeniedError,
+    BucketFileNotFoundError,
     BucketNotFoundError,
     CommitError,
     HubResponseError,
@@ -217,6 +219,63 @@ class HubClient:
                 raise HubResponseError(f"paths-info on {bucket_id!r} returned {type(body).__name__}, expected a list.")
             found.extend(item for item in body if isinstance(item, dict))
         return found
+
+    def list_tree(self, bucket_id: str, prefix: str = "", *, recursive: bool = True) -> Iterator[dict[str, Any]]:
+        """Entries under ``prefix`` (files, plus folders when not ``recursive``), following ``Link`` pages.
+
+        ``prefix`` matches lexically, as on the Hub: end it with ``/`` to list one folder only.
+        """
+        suffix = "/" + quote(prefix, safe="") if prefix else ""
+        url: str | None = f"{self.creds.endpoint}/api/buckets/{bucket_id}/tree{suffix}"
+        params: dict[str, str] | None = {"recursive": "true" if recursive else "false"}
+        action = f"listing {prefix or 'the bucket root'!r}"
+        while url is not None:
+            response = self._request(
+                "GET", url, action=action, bucket_id=bucket_id, retries=_PREFLIGHT_RETRIES, headers=self.headers(), params=params
+            )
+            body = self._json(response, action=action)
+            if not isinstance(body, list):
+                raise HubResponseError(f"The tree of {bucket_id!r} came back as {type(body).__name__}, expected a list.")
+            yield from (item for item in body if isinstance(item, dict))
+            # the next URL already carries every query parameter (hub-bucket-api.md §1.7)
+            url, params = response.links.get("next", {}).get("url"), None
+
+    def resolve_url(self, bucket_id: str, path: str) -> str:
+        """The ``resolve`` URL that serves a file's bytes (slashes kept, the rest percent-encoded)."""
+        return f"{self.creds.endpoint}/buckets/{bucket_id}/resolve/{quote(path, safe='/')}"
+
+    def read_range(self, bucket_id: str, path: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of a file with one ranged ``GET …/resolve/…`` (redirects followed)."""
+        if end <= start:
+            return b""
+        action = f"reading bytes {start}-{end} of {path!r}"
+        try:
+            response = http_backoff(
+                "GET",
+                self.resolve_url(bucket_id, path),
+                headers={**self.headers(), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"},
+                follow_redirects=True,  # production answers with a CDN redirect; httpx drops auth off-origin
+            )
+        except httpx2.HTTPError as exc:
+            raise HubResponseError(
+                f"Could not reach the Hub at {self.creds.endpoint} while {action}: {exc}. Check the network and retry."
+            ) from exc
+        if response.status_code == 404 and response.headers.get("X-Error-Code") == "EntryNotFound":
+            raise BucketFileNotFoundError(
+                f"{path!r} was not found in bucket {bucket_id!r} on {self.creds.endpoint}: it was deleted or moved "
+                "after the scan listed it. Run the query again."
+            )
+        if response.status_code >= 400:
+            self._raise(response, action=action, bucket_id=bucket_id)
+        data = response.content
+        if response.status_code == 200:  # a server that ignores Range sends everything: keep the slice
+            data = data[start:end]
+        if len(data) != end - start:
+            raise HubResponseError(
+                f"The Hub at {self.creds.endpoint} sent {len(data)} bytes for {action} in {bucket_id!r}, expected "
+                f"{end - start}. Retry; if it persists, the file changed during the read."
+            )
+        return data
 
     def register_files(self, bucket_id: str, files: Iterable[FileRegistration]) -> None:
         """Make uploaded files visible with ``/batch`` calls of at most :data:`BATCH_LIMIT` lines, in order."""

@@ -1,0 +1,255 @@
+"""Read side of a bucket file: byte-range transports and ``RemoteFile``, a seekable read-only file.
+
+Two transports fetch ``[start, end)`` of a bucket file:
+
+- :class:`ResolveRanges`: one ``GET {endpoint}/buckets/<ns>/<b>/resolve/<path>`` with ``Range`` per
+  read (hub-bucket-api.md §4.12). The Hub serves (or, in production, redirects to a CDN that serves)
+  exactly the requested bytes, so a read costs its own size plus one round trip.
+- :class:`XetRanges`: an ``hf_xet`` download stream with ``start``/``end``. hf_xet asks CAS for the
+  reconstruction of the range, then fetches whole compressed *chunks* (~64 KiB) from xorbs: every
+  range is rounded out to chunk boundaries, and every read pays the reconstruction round trip too.
+
+``RemoteFile`` turns either into a seekable binary file for pyarrow's Parquet reader, which asks
+for the footer and then for exactly the column chunks a query needs::
+
+    hub = HubClient(resolve_credentials(storage_options))
+    entry = RemoteEntry("me/b", "data/x.parquet", size=..., xet_hash=...)
+    with RemoteFile(entry, ResolveRanges(hub)) as f:
+        pyarrow.parquet.ParquetFile(f).read(columns=["a"])   # footer + column "a" only
+
+docs/architecture.md ("Read path") records why :class:`ResolveRanges` is the default for ranges and
+hf_xet is used for whole files (:meth:`XetRanges.download_to`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hf_bucket_sink.errors import BucketFileNotFoundError, HubResponseError, InvalidOptionError
+from hf_bucket_sink.hub import HubClient, XetAccess
+from hf_bucket_sink.paths import BUCKET_URI_PREFIX
+
+__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "TransferCounter"]
+
+logger = logging.getLogger("hf_bucket_sink")
+
+#: smallest read sent over the network: pyarrow reads the footer length (8 bytes) and then the
+#: footer, small reads in a row; one 64 KiB fetch answers both without a second round trip
+MIN_FETCH = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEntry:
+    """One file of a bucket listing: where it is, how large it is, and its Xet hash."""
+
+    bucket_id: str
+    path: str
+    size: int
+    xet_hash: str
+
+    @property
+    def uri(self) -> str:
+        return f"{BUCKET_URI_PREFIX}{self.bucket_id}/{self.path}"
+
+    @classmethod
+    def from_listing(cls, bucket_id: str, item: dict[str, Any]) -> RemoteEntry:
+        """Build from a tree / paths-info file entry (hub-bucket-api.md §4.8)."""
+        try:
+            return cls(bucket_id, str(item["path"]), int(item["size"]), str(item["xetHash"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HubResponseError(
+                f"A listing of bucket {bucket_id!r} had a file entry without path/size/xetHash ({str(item)[:120]}). "
+                "Check the endpoint points at a Hub that supports Storage Buckets."
+            ) from exc
+
+
+class TransferCounter:
+    """Bytes and requests a transport sent over the network (thread-safe); used by tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.requests = 0
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes += nbytes
+            self.requests += 1
+
+
+class RangeTransport(Protocol):
+    """Something that returns bytes ``[start, end)`` of a bucket file."""
+
+    counter: TransferCounter
+
+    def read(self, entry: RemoteEntry, start: int, end: int) -> bytes: ...
+
+
+class ResolveRanges:
+    """Ranged ``GET …/resolve/…`` requests through :class:`~hf_bucket_sink.hub.HubClient` (typed errors)."""
+
+    def __init__(self, hub: HubClient) -> None:
+        self.hub = hub
+        self.counter = TransferCounter()
+
+    def read(self, entry: RemoteEntry, start: int, end: int) -> bytes:
+        data = self.hub.read_range(entry.bucket_id, entry.path, start, end)
+        self.counter.add(len(data))
+        return data
+
+
+class XetRanges:
+    """Byte ranges and whole files through one ``hf_xet`` download stream group per bucket.
+
+    The group is seeded with a read token from the Hub (the preflight that proves access) and
+    refreshes it through the Hub's ``xet-read-token`` route, like the upload side.
+    """
+
+    def __init__(self, hub: HubClient) -> None:
+        self.hub = hub
+        self.counter = TransferCounter()
+        self._groups: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _group(self, bucket_id: str) -> Any:
+        with self._lock:
+            group = self._groups.get(bucket_id)
+            if group is None:
+                from hf_bucket_sink.upload import xet_session
+
+                access: XetAccess = self.hub.xet_token(bucket_id, write=False)
+                group = self._groups[bucket_id] = xet_session().new_download_stream_group(
+                    endpoint=access.cas_url,
+                    token=access.access_token,
+                    token_expiry_unix_secs=access.expires_at,
+                    token_refresh_url=access.refresh_url,
+                    token_refresh_headers=self.hub.headers(),
+                    custom_headers=self.hub.headers(auth=False),
+                )
+            return group
+
+    def _stream(self, entry: RemoteEntry, start: int | None, end: int | None) -> Any:
+        import hf_xet
+
+        try:
+            return self._group(entry.bucket_id).download_stream(hf_xet.XetFileInfo(entry.xet_hash, entry.size), start=start, end=end)
+        except hf_xet.XetObjectNotFoundError as exc:
+            raise BucketFileNotFoundError(
+                f"The data of {entry.uri} is missing from Xet storage ({exc}); the file was probably replaced "
+                "after the scan listed it. Run the query again."
+            ) from exc
+
+    def read(self, entry: RemoteEntry, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        try:
+            data = b"".join(self._stream(entry, start, end))
+        except BucketFileNotFoundError:
+            raise
+        except Exception as exc:  # hf_xet raises RuntimeError / its own classes for network failures
+            raise HubResponseError(f"Reading bytes {start}-{end} of {entry.uri} through Xet failed: {exc}. Retry.") from exc
+        self.counter.add(len(data))
+        return data
+
+    def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
+        """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
+        written = 0
+        try:
+            with open(target, "wb") as out:
+                for block in self._stream(entry, None, None):
+                    out.write(block)
+                    written += len(block)
+        except (BucketFileNotFoundError, OSError):  # ours, or the local disk (full, permissions)
+            raise
+        except Exception as exc:  # hf_xet's network failures
+            raise HubResponseError(f"Downloading {entry.uri} through Xet failed: {exc}. Retry.") from exc
+        if written != entry.size:
+            raise HubResponseError(f"Downloading {entry.uri} through Xet gave {written} bytes, expected {entry.size}. Retry.")
+        self.counter.add(written)
+
+
+class RemoteFile(io.RawIOBase):
+    """A seekable, read-only binary file over one bucket file; each read is one ranged fetch.
+
+    Reads shorter than :data:`MIN_FETCH` fetch ``MIN_FETCH`` bytes and keep them, so the small
+    reads a reader makes in a row (footer length, then footer) cost one request. Nothing else is
+    cached: memory held is at most one ``MIN_FETCH`` block plus the caller's buffer.
+    """
+
+    def __init__(self, entry: RemoteEntry, transport: RangeTransport) -> None:
+        super().__init__()
+        self.entry = entry
+        self.transport = transport
+        self._pos = 0
+        self._block_start = 0
+        self._block = b""
+        self._lock = threading.Lock()  # pyarrow may call seek+read from several threads
+
+    @property
+    def name(self) -> str:
+        return self.entry.uri
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def size(self) -> int:
+        """File size, known from the listing (pyarrow asks for it before reading the footer)."""
+        return self.entry.size
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self.entry.size + offset
+        else:
+            raise InvalidOptionError(f"seek whence must be 0, 1 or 2, not {whence!r}")
+        if pos < 0:
+            raise InvalidOptionError(f"cannot seek to {pos} (before the start of {self.entry.uri})")
+        self._pos = pos
+        return pos
+
+    def read_at(self, nbytes: int, offset: int) -> bytes:
+        """``nbytes`` from ``offset`` without moving the position (pyarrow's random-access call)."""
+        end = min(offset + max(nbytes, 0), self.entry.size)
+        if end <= offset:
+            return b""
+        with self._lock:
+            block_end = self._block_start + len(self._block)
+            if self._block_start <= offset and end <= block_end:
+                return self._block[offset - self._block_start : end - self._block_start]
+            if end - offset >= MIN_FETCH:
+                return self.transport.read(self.entry, offset, end)
+            # a small read: fetch a MIN_FETCH window, aligned to the end of the file when near it
+            start = max(0, min(offset, self.entry.size - MIN_FETCH))
+            self._block_start = start
+            self._block = self.transport.read(self.entry, start, min(start + MIN_FETCH, self.entry.size))
+            return self._block[offset - start : end - start]
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.entry.size - self._pos
+        data = self.read_at(size, self._pos)
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(view.nbytes)
+        view[: len(data)] = data
+        return len(data)
