@@ -167,6 +167,7 @@ class Request:
         self.query: dict[str, list[str]] = parse_qs(split.query, keep_blank_values=True)
         self.headers = handler.headers
         self.client_address: tuple[Any, ...] = handler.client_address
+        self.server_address: tuple[Any, ...] = handler.server.server_address
         self.request_id: str = os.urandom(8).hex()
         self.started = time.monotonic()
         #: Set by the router: maximum accepted body size, and whether reading it is throttled.

@@ -169,9 +169,9 @@ class HubState:
         if self.public_url:
             return self.public_url
         host = req.host
-        if not host:
-            addr = req.client_address
-            host = f"{addr[0]}:{addr[1]}" if addr else "127.0.0.1"
+        if not host:  # HTTP/1.0 without Host: the address this server listens on
+            addr, port = req.server_address[0], req.server_address[1]
+            host = f"[{addr}]:{port}" if ":" in str(addr) else f"{addr}:{port}"
         return f"http://{host}"
 
     def cas_url(self, req: Request) -> str:
