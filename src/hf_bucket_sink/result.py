@@ -36,7 +36,8 @@ class FileResult:
 
 @dataclass(frozen=True, slots=True)
 class SinkResult:
-    """What a sink call wrote.
+    """What a sink call wrote: ``files`` lists every data file (URI, size, Xet hash, rows where known),
+    in path order, for single-file and partitioned sinks alike.
 
     >>> result = hf_bucket_sink.sink_parquet(lf, "hf://buckets/me/b/x.parquet")
     >>> print(result)
@@ -48,6 +49,8 @@ class SinkResult:
     seconds: float
     #: bytes that crossed the network to Xet storage (xorbs after compression, plus shards)
     uploaded_bytes: int
+    #: the ``_manifest.json`` of a partitioned output, when one was written (not part of ``files``)
+    manifest: FileResult | None = None
 
     @property
     def size(self) -> int:

@@ -17,6 +17,12 @@ Data flow and memory (see docs/architecture.md)::
 hf_xet has no room: that is the backpressure.  Our own buffering is bounded by
 ``(queue_blocks + 2) * block_bytes`` per open file.
 
+Partitioned sinks open one file per partition, possibly hundreds at once, so they use
+:class:`PartitionWriter` instead: no thread, a small buffer grown on demand, writes go straight
+into hf_xet on Polars' thread; Polars gets a thin handle, and when Polars drops it (it never
+calls ``close()``; dropping is the one sure sign it is done) the file's Xet stream is finished
+at the next opportunity, which releases hf_xet's per-stream memory (see docs/partitioned-outputs.md).
+
 Failure rule: the file becomes visible only in :meth:`UploadSession.commit`, after
 every byte and the shard are stored.  Any exception, including ``KeyboardInterrupt``,
 aborts the hf_xet stream and commit, joins the uploader thread and registers nothing.
@@ -30,17 +36,19 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from hf_bucket_sink._rows import RowCounter
 from hf_bucket_sink.errors import BucketSinkError, UploadError
 from hf_bucket_sink.hub import FileRegistration, HubClient, XetAccess, content_type_for, now_ms
 from hf_bucket_sink.paths import BucketPath
 from hf_bucket_sink.result import FileResult, SinkResult
 
-__all__ = ["BucketWriter", "UploadSession", "UploadTuning"]
+__all__ = ["BucketWriter", "PartitionWriter", "UploadSession", "UploadTuning"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -54,6 +62,11 @@ class UploadTuning:
 
     block_bytes: int = 8 * 1024 * 1024
     queue_blocks: int = 2
+    #: buffer of each :class:`PartitionWriter` (grown on demand, freed when sent): many may be open at once
+    partition_block_bytes: int = 1024 * 1024
+    #: file tail kept to read a Parquet footer's row count (single file / per partition)
+    rows_tail_bytes: int = 1024 * 1024
+    partition_rows_tail_bytes: int = 64 * 1024
     #: hf_xet xorb compression: Parquet/IPC are already compressed, so trying LZ4 wastes CPU
     compression_policy: str = "auto"
 
@@ -93,11 +106,17 @@ class BucketWriter(io.RawIOBase):
     :meth:`finish` or :meth:`abort` — ``close()`` alone never publishes anything.
     """
 
-    def __init__(self, target: BucketPath, stream: Any, tuning: UploadTuning) -> None:
+    def __init__(
+        self, target: BucketPath, stream: Any, tuning: UploadTuning, *, content_type: str | None = None,
+        rows: RowCounter | None = None,
+    ) -> None:
         super().__init__()
         self.target = target
+        self.content_type = content_type or content_type_for(target.path)
+        self.rows = rows or RowCounter(None)
         self._stream = stream
         self._tuning = tuning
+        self._meta: Any = None
         self._buffer = bytearray()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=tuning.queue_blocks)
         self._lock = threading.Lock()  # write() may be called from several Polars threads, in turn
@@ -121,6 +140,7 @@ class BucketWriter(io.RawIOBase):
             self.bytes_written += n
             if len(self._buffer) >= self._tuning.block_bytes:
                 block, self._buffer = self._buffer, bytearray()
+                self.rows.observe(block)
                 self._put(block)
         return n
 
@@ -135,12 +155,16 @@ class BucketWriter(io.RawIOBase):
     def finish(self) -> Any:
         """Send the last bytes, wait for the uploader thread, and finish the Xet stream.
 
-        Returns hf_xet's per-file metadata. Raises :class:`UploadError` if any upload step failed.
+        Returns hf_xet's per-file metadata (the same on every call once finished).
+        Raises :class:`UploadError` if any upload step failed.
         """
+        if self._meta is not None:
+            return self._meta
         with self._lock:
             self._check_open()
             if self._buffer:
                 block, self._buffer = self._buffer, bytearray()
+                self.rows.observe(block)
                 self._put(block)
             self._put(_STOP)
             self._finished = True
@@ -148,9 +172,10 @@ class BucketWriter(io.RawIOBase):
         if self._error is not None:
             raise self._upload_error(self._error)
         try:
-            return self._stream.finish()
+            self._meta = self._stream.finish()
         except Exception as exc:
             raise self._upload_error(exc) from exc
+        return self._meta
 
     def abort(self) -> None:
         """Stop everything for this file; safe to call at any time, more than once."""
@@ -219,6 +244,139 @@ class BucketWriter(io.RawIOBase):
         )
 
 
+class PartitionWriter:
+    """One partition file: bytes go straight into its Xet stream, on the caller's thread.
+
+    Built for many files open at once: no uploader thread, a buffer that grows only as data
+    arrives and is sent (and freed) at ``partition_block_bytes``, so an idle or finished
+    partition holds almost nothing. A blocking ``stream.write()`` blocks the Polars thread
+    that wrote: the same backpressure as :class:`BucketWriter`, without the queue.
+    """
+
+    def __init__(
+        self, target: BucketPath, stream: Any, tuning: UploadTuning, *, content_type: str | None = None,
+        rows: RowCounter | None = None,
+    ) -> None:
+        self.target = target
+        self.content_type = content_type or content_type_for(target.path)
+        self.rows = rows or RowCounter(None)
+        self.bytes_written = 0
+        self.released = False  # Polars dropped its handle: it will not write again
+        self._stream = stream
+        self._block = tuning.partition_block_bytes
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._finished = False
+        self._meta: Any = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n = view.nbytes
+        with self._lock:
+            self._check_open()
+            self._buffer += view
+            self.bytes_written += n
+            if len(self._buffer) >= self._block:
+                self._send()
+        return n
+
+    def flush(self) -> None:
+        """Polars flushes only once a file is complete (measured, Polars 2.1): send what is buffered now."""
+        with self._lock:
+            if not self._finished and self._error is None and self._buffer:
+                self._send()
+
+    def finish(self) -> Any:
+        """Send the rest and finish the Xet stream (idempotent); returns hf_xet's file metadata."""
+        with self._lock:
+            if self._meta is not None:
+                return self._meta
+            self._check_open()
+            if self._buffer:
+                self._send()
+            self._finished = True
+            try:
+                self._meta = self._stream.finish()
+            except Exception as exc:
+                self._error = exc
+                raise self._upload_error(exc) from exc
+            return self._meta
+
+    def abort(self) -> None:
+        """Drop the buffer and abort the stream; safe at any time, more than once."""
+        self._finished = True
+        self._buffer = bytearray()
+        try:
+            self._stream.abort()
+        except Exception as exc:  # best effort: the stream may already have failed or finished
+            logger.debug("aborting the Xet stream of %s failed: %s", self.target, exc)
+
+    def failure(self) -> BucketSinkError | None:
+        return self._upload_error(self._error) if self._error is not None else None
+
+    def _send(self) -> None:
+        block, self._buffer = self._buffer, bytearray()
+        self.rows.observe(block)
+        try:
+            self._stream.write(bytes(block))
+        except Exception as exc:
+            self._error = exc
+            raise self._upload_error(exc) from exc
+
+    def _check_open(self) -> None:
+        if self._error is not None:
+            raise self._upload_error(self._error)
+        if self._finished:
+            raise UploadError(
+                f"{self.target} was written to after it was finished; nothing was registered. "
+                "This is a bug in hf-bucket-sink's partition handling: please report it."
+            )
+
+    def _upload_error(self, exc: BaseException) -> BucketSinkError:
+        if isinstance(exc, BucketSinkError):
+            return exc
+        return UploadError(
+            f"Uploading {self.target} to Xet storage failed: {exc}. Nothing was registered and any previous "
+            "version is intact; check the network and run the sink again (bytes already stored are not re-sent)."
+        )
+
+
+class _PolarsFile(io.RawIOBase):
+    """The handle Polars writes a partition into. When Polars drops it, the file is complete."""
+
+    def __init__(self, writer: PartitionWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:  # type: ignore[override]
+        return self._writer.write(data)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Closing does not publish: only :meth:`UploadSession.commit` does."""
+        super().close()
+
+
+class _Deletion:
+    """A ``deleteFile`` line for ``HubClient.register_files`` (it only calls ``to_json()``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "deleteFile", "path": self.path}
+
+
+#: builds the manifest from the finished files: its path and bytes, or None for no manifest
+ManifestBuilder = Callable[[Sequence[FileResult]], "tuple[BucketPath, bytes] | None"]
+
+
 class UploadSession:
     """One hf_xet upload commit in a bucket; files become visible together in :meth:`commit`."""
 
@@ -235,8 +393,11 @@ class UploadSession:
         self.bucket_id = bucket_id
         self.tuning = tuning or UploadTuning()
         self._started = time.perf_counter()
-        self._writers: list[BucketWriter] = []
+        self._writers: list[BucketWriter | PartitionWriter] = []
         self._rows: dict[str, int] = {}
+        self._paths: set[str] = set()
+        self._released: list[PartitionWriter] = []  # appended to by weakref finalizers
+        self._lock = threading.Lock()
         self._closed = False
         self._commit = xet_session(self.tuning.compression_policy).new_upload_commit(
             endpoint=access.cas_url,
@@ -248,25 +409,113 @@ class UploadSession:
             progress_callback=progress_callback,
         )
 
-    def open_writer(self, target: BucketPath) -> BucketWriter:
-        """A new streaming file in this commit."""
-        import hf_xet
+    def open_writer(
+        self, target: BucketPath, *, content_type: str | None = None, rows: str | None = None
+    ) -> BucketWriter:
+        """A new streaming file in this commit (threaded, large blocks: for one big file).
 
-        if self._closed:
-            raise UploadError("This upload session is closed; start a new sink.")
-        stream = self._commit.start_upload_stream(name=target.path, sha256=hf_xet.SKIP_SHA256)
-        writer = BucketWriter(target, stream, self.tuning)
+        ``content_type`` defaults to the one of the path's extension; ``rows`` is a
+        :class:`~hf_bucket_sink._rows.RowCounter` kind (``"parquet"``, ``"lines"`` or ``None``).
+        """
+        stream = self._start_stream(target)
+        writer = BucketWriter(
+            target, stream, self.tuning, content_type=content_type,
+            rows=RowCounter(rows, self.tuning.rows_tail_bytes),
+        )
         self._writers.append(writer)
         return writer
+
+    def open_partition(
+        self, target: BucketPath, *, content_type: str | None = None, rows: str | None = None
+    ) -> io.RawIOBase:
+        """A file for one partition; returns the handle to give Polars.
+
+        Files Polars has dropped since the last call are finished first, so that hf_xet frees
+        their per-stream state while the query goes on (errors surface here, inside the query).
+        """
+        self.finish_released()
+        with self._lock:
+            if target.path in self._paths:
+                raise UploadError(
+                    f"Two partitions were given the same file {target}; make the file_path_provider return "
+                    "a distinct path per (partition keys, index_in_partition)."
+                )
+            self._paths.add(target.path)
+        stream = self._start_stream(target)
+        writer = PartitionWriter(
+            target, stream, self.tuning, content_type=content_type,
+            rows=RowCounter(rows, self.tuning.partition_rows_tail_bytes),
+        )
+        handle = _PolarsFile(writer)
+        with self._lock:
+            self._writers.append(writer)
+        weakref.finalize(handle, self._released.append, writer)  # list.append: safe from any thread
+        return handle
+
+    def finish_released(self) -> int:
+        """Finish the Xet streams of partition files Polars has let go of; returns how many."""
+        done = 0
+        while self._released:
+            writer = self._released.pop()
+            writer.released = True
+            if not self._closed:
+                writer.finish()
+                done += 1
+        return done
+
+    def failure(self) -> BucketSinkError | None:
+        """The first upload error recorded by any file of this session (Polars may have wrapped it)."""
+        for writer in self._writers:
+            failure = writer.failure()
+            if failure is not None:
+                return failure
+        return None
 
     def set_rows(self, target: BucketPath, rows: int) -> None:
         self._rows[target.path] = rows
 
-    def commit(self) -> SinkResult:
-        """Finish every file, wait until Xet has stored all bytes, then register the files."""
+    def _start_stream(self, target: BucketPath) -> Any:
+        import hf_xet
+
+        if self._closed:
+            raise UploadError("This upload session is closed; start a new sink.")
+        return self._commit.start_upload_stream(name=target.path, sha256=hf_xet.SKIP_SHA256)
+
+    def commit(
+        self, *, uri: str | None = None, manifest: ManifestBuilder | None = None, delete_first: Sequence[str] = ()
+    ) -> SinkResult:
+        """Finish every file, wait until Xet has stored all bytes, then register the files.
+
+        Files are registered in path order, in ``/batch`` calls of at most 1,000 lines;
+        ``delete_first`` paths are deleted in the first of them (e.g. a stale manifest), and
+        the ``manifest`` (built from the finished files, stored in the same Xet commit) is
+        registered alone in a final call, so its presence means every file before it is there.
+        """
         if self._closed:
             raise UploadError("This upload session is already closed.")
-        metas = [(w, w.finish()) for w in self._writers]
+        self.finish_released()
+        writers = sorted(self._writers, key=lambda w: w.target.path)
+        metas = [(w, w.finish()) for w in writers]
+        files = tuple(
+            FileResult(
+                uri=str(w.target),
+                size=int(m.xet_info.file_size),
+                xet_hash=m.xet_info.hash,
+                new_bytes=int(m.dedup_metrics.new_bytes),
+                rows=self._rows.get(w.target.path, w.rows.rows()),
+            )
+            for w, m in metas
+        )
+        manifest_file: tuple[BucketPath, Any] | None = None
+        built = manifest(files) if manifest is not None else None
+        if built is not None:
+            path, body = built
+            stream = self._start_stream(path)
+            try:
+                stream.write(body)
+                manifest_file = (path, stream.finish())
+            except Exception as exc:
+                raise UploadError(f"Storing the manifest {path} failed: {exc}. Nothing was registered; run the sink again.") from exc
         try:
             report = self._commit.wait_to_finish()
         except Exception as exc:
@@ -276,23 +525,22 @@ class UploadSession:
             ) from exc
         self._closed = True
         mtime = now_ms()
-        self.hub.register_files(
-            self.bucket_id,
-            [FileRegistration(w.target.path, m.xet_info.hash, mtime, content_type_for(w.target.path)) for w, m in metas],
-        )
-        files = tuple(
-            FileResult(
-                uri=str(w.target),
-                size=int(m.xet_info.file_size),
-                xet_hash=m.xet_info.hash,
-                new_bytes=int(m.dedup_metrics.new_bytes),
-                rows=self._rows.get(w.target.path),
-            )
-            for w, m in metas
-        )
+        lines: list[Any] = [_Deletion(p) for p in delete_first]
+        lines += [FileRegistration(w.target.path, m.xet_info.hash, mtime, w.content_type) for w, m in metas]
+        if lines:
+            self.hub.register_files(self.bucket_id, lines)
+        manifest_result = None
+        if manifest_file is not None:
+            path, meta = manifest_file
+            self.hub.register_files(self.bucket_id, [FileRegistration(path.path, meta.xet_info.hash, mtime, "application/json")])
+            manifest_result = FileResult(str(path), int(meta.xet_info.file_size), meta.xet_info.hash, int(meta.dedup_metrics.new_bytes))
         uploaded = int(report.dedup_metrics.total_bytes_uploaded) if report is not None else 0
-        uri = files[0].uri if len(files) == 1 else f"hf://buckets/{self.bucket_id}"
-        return SinkResult(uri=uri, files=files, seconds=time.perf_counter() - self._started, uploaded_bytes=uploaded)
+        if uri is None:
+            uri = files[0].uri if len(files) == 1 else f"hf://buckets/{self.bucket_id}"
+        return SinkResult(
+            uri=uri, files=files, seconds=time.perf_counter() - self._started, uploaded_bytes=uploaded,
+            manifest=manifest_result,
+        )
 
     def abort(self) -> None:
         """Cancel every file and the commit; nothing is registered."""
