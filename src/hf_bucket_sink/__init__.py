@@ -35,11 +35,26 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
     from hf_bucket_sink.patch import install, uninstall
     from hf_bucket_sink.paths import BucketPath
     from hf_bucket_sink.result import FileResult, SinkResult
-    from hf_bucket_sink.sinks import sink_parquet, write_parquet
+    from hf_bucket_sink.sinks import (
+        sink_csv,
+        sink_ipc,
+        sink_ndjson,
+        sink_parquet,
+        write_csv,
+        write_ipc,
+        write_ndjson,
+        write_parquet,
+    )
 
 _WHERE = {
     "sink_parquet": "sinks",
     "write_parquet": "sinks",
+    "sink_csv": "sinks",
+    "sink_ndjson": "sinks",
+    "sink_ipc": "sinks",
+    "write_csv": "sinks",
+    "write_ndjson": "sinks",
+    "write_ipc": "sinks",
     "install": "patch",
     "uninstall": "patch",
     "BucketPath": "paths",

@@ -157,7 +157,7 @@ def test_install_routes_polars_methods(api: HfApi, hub: LocalHub, opts: dict[str
         df.lazy().sink_parquet(tmp_path / "plain.parquet")
         assert pl.read_parquet(tmp_path / "plain.parquet").equals(df)
         with pytest.raises(UnsupportedTargetError, match="sink_parquet"):
-            df.lazy().sink_csv(f"hf://buckets/{hub.user}/sink/x.csv")
+            df.write_json(f"hf://buckets/{hub.user}/sink/x.json")
     finally:
         hf_bucket_sink.uninstall()
     assert read_back(api, hub, "installed-lazy.parquet", tmp_path).equals(df)

@@ -81,10 +81,11 @@ def test_installed_local_paths_reach_polars(tmp_path) -> None:  # type: ignore[n
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda df: df.lazy().sink_csv("hf://buckets/me/b/x.csv"), "LazyFrame.sink_csv"),
-        (lambda df: df.lazy().sink_ndjson("hf://buckets/me/b/x.ndjson"), "LazyFrame.sink_ndjson"),
-        (lambda df: df.write_ipc("hf://buckets/me/b/x.arrow"), "DataFrame.write_ipc"),
-        (lambda df: df.lazy().sink_parquet(pl.PartitionBy("hf://buckets/me/b/dir/", key="a")), "partitioned"),
+        (lambda df: df.write_json("hf://buckets/me/b/x.json"), "DataFrame.write_json"),
+        (lambda df: df.write_avro("hf://buckets/me/b/x.avro"), "DataFrame.write_avro"),
+        (lambda df: df.write_ipc_stream("hf://buckets/me/b/x.arrows"), "DataFrame.write_ipc_stream"),
+        (lambda df: df.lazy().sink_delta("hf://buckets/me/b/delta/"), "LazyFrame.sink_delta"),
+        (lambda df: df.write_delta(target="hf://buckets/me/b/delta/"), "DataFrame.write_delta"),
     ],
 )
 def test_installed_unsupported_bucket_targets_fail_clearly(call, fragment: str) -> None:  # type: ignore[no-untyped-def]
