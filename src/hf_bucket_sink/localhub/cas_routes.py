@@ -35,7 +35,7 @@ from .hashing import hex_to_hash
 from .http import FileRange, Request, Response, parse_ranges
 from .state import HubState
 from .wire import bad_request, forbidden, not_found
-from .xorb import MAX_SERIALIZED_XORB_BYTES
+from .xorb import MAX_SERIALIZED_XORB_BYTES, XorbInfo
 
 __all__ = ["ROUTES"]
 
@@ -83,13 +83,18 @@ def chunk_query(state: HubState, req: Request, params: dict[str, str]) -> Respon
 # --- xorb uploads -----------------------------------------------------------------------------
 
 
-def _ingest_xorb(state: HubState, xorb_hex: str, body: bytes) -> bool:
+def _verified(state: HubState, xorb_hex: str, body: bytes) -> XorbInfo:
+    """Count the received body and verify it (400 via InvalidUploadError when it is not that xorb)."""
     state.stats.add(xorb_bytes_received=len(body))
     try:
-        info = state.cas.verify_xorb(xorb_hex, body)
+        return state.cas.verify_xorb(xorb_hex, body)
     except ValueError:
         state.stats.add(xorbs_rejected=1)
         raise
+
+
+def _ingest_xorb(state: HubState, xorb_hex: str, body: bytes) -> bool:
+    info = _verified(state, xorb_hex, body)
     inserted = state.cas.store_xorb(info, body)
     _count_xorb(state, inserted, info.serialized_size, info.raw_size)
     return inserted
@@ -143,12 +148,7 @@ def grant_upload(state: HubState, req: Request, params: dict[str, str]) -> Respo
     if req.content_length != grant.length:
         raise bad_request(f"Upload is {req.content_length} bytes; the grant was issued for {grant.length}.")
     body = req.body()
-    state.stats.add(xorb_bytes_received=len(body))
-    try:
-        info = state.cas.verify_xorb(grant.xorb_hex, body)
-    except ValueError:
-        state.stats.add(xorbs_rejected=1)
-        raise
+    info = _verified(state, grant.xorb_hex, body)
     staged = state.cas.stage(body)
     if not state.grants.stage(grant.id, info, staged):
         staged.unlink(missing_ok=True)
