@@ -180,3 +180,15 @@ def test_short_ttl_tokens_are_refreshed_during_an_upload(local_hub_factory: Any)
         token_refresh_headers={"Authorization": f"Bearer {hub.token}"},
     )
     assert b"".join(group.download_stream(hf_xet.XetFileInfo(entry.xet_hash, entry.size))) == data
+
+
+def test_tokens_shorter_than_the_refresh_margin_still_work(local_hub_factory: Any, tmp_path: Path) -> None:
+    """With a TTL under hf_xet's 30 s margin, the client refreshes before every CAS request."""
+    hub = local_hub_factory(cas_token_ttl=3)
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.create_bucket("tiny")
+    data = os.urandom(2_000_000)
+    api.batch_bucket_files("local/tiny", add=[(data, "t.bin")])
+    api.download_bucket_files("local/tiny", [("t.bin", tmp_path / "t.bin")])
+    assert (tmp_path / "t.bin").read_bytes() == data
+    assert hub.stats()["requests"]["xet_token"] >= 4
