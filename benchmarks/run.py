@@ -148,13 +148,15 @@ class Bench:
                     self.guarded(name, fn)
 
     def once(self, selected: set[str]) -> None:
-        """Long variants, run once: the bigger scale and the slow link."""
+        """Long variants: the bigger scale (``--big-repeat`` times, interleaved) and the slow link (once)."""
         big = self.big_scale
         tag = f"w1x{big:g}"
-        if f"{tag}-local" in selected:
-            self.guarded(f"{tag}-local", lambda: self.local(f"{tag}-local", f"local (W1x{big:g})", "w1", big))
-        if f"{tag}-bucket" in selected:
-            self.guarded(f"{tag}-bucket", lambda: self.bucket(f"{tag}-bucket", f"bucket (W1x{big:g})", "w1", big))
+        for _ in range(self.args.big_repeat):
+            # Polars' own peak at this scale varies by ~25% between runs, so the growth check needs more than one
+            if f"{tag}-local" in selected and f"{tag}-local" not in self.failures:
+                self.guarded(f"{tag}-local", lambda: self.local(f"{tag}-local", f"local (W1x{big:g})", "w1", big))
+            if f"{tag}-bucket" in selected and f"{tag}-bucket" not in self.failures:
+                self.guarded(f"{tag}-bucket", lambda: self.bucket(f"{tag}-bucket", f"bucket (W1x{big:g})", "w1", big))
         if "w1-bucket-throttled" in selected:
             self.guarded("w1-bucket-throttled", lambda: self.bucket(
                 "w1-bucket-throttled", "bucket at 20 MB/s (W1)", "w1", 1, bandwidth_limit=THROTTLE_BPS))
@@ -320,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 repetition, no bigger scale (a few minutes)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks/groups")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions of the fast variants (default 3; 1 with --quick)")
+    parser.add_argument("--big-repeat", type=int, default=2, help="repetitions of the unthrottled bigger-scale variants (default 2)")
     parser.add_argument("--big-scale", type=float, default=5, help="TPC-H scale of the memory-growth run (default 5 = W1x5)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failed variants")
