@@ -54,18 +54,18 @@ logger = logging.getLogger("hf_bucket_sink")
 
 #: keys accepted in a ``cdc=`` mapping (pyarrow's names)
 CDC_KEYS = ("min_chunk_size", "max_chunk_size", "norm_level")
-#: pyarrow's own CDC defaults (256 KiB - 1 MiB of *unencoded* values per page, norm level 0);
-#: measured as good as any variant we tried on W1 (docs/dedup.md, "Choosing the defaults")
-CDC_DEFAULTS: Mapping[str, int] = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
-#: rows per row group. CDC re-synchronises *inside* a column chunk, but every row-group
-#: boundary shifts with an insert/delete and costs ~1-2 changed pages per column, so column
-#: chunks must be many times ``max_chunk_size``. 1 Mi rows (pyarrow's default maximum) keeps
-#: W1's 1% mid-table insert under 10% new bytes while memory stays ~ one row group.
+#: 64-256 KiB of *unencoded* values per page (pyarrow's own default is 256 KiB-1 MiB). Every
+#: edit re-writes ~1-2 pages per column around it, so smaller pages mean fewer new bytes:
+#: W1 scale 1, 1% mid-table insert: 9.0% new with pyarrow's default sizes, 4.8% with these,
+#: at ~1% larger files (docs/dedup.md, "Choosing the defaults").
+CDC_DEFAULTS: Mapping[str, int] = {"min_chunk_size": 64 * 1024, "max_chunk_size": 256 * 1024, "norm_level": 0}
+#: target rows per row group. CDC re-synchronises *inside* a column chunk only, so chunks must be
+#: many times ``max_chunk_size`` (1 Mi rows of an int64 column = 8 MiB); memory held is ~ one group.
 DEFAULT_ROW_GROUP_SIZE = 1024 * 1024
-#: max bytes per encoded data page. Above max_chunk_size so CDC, not the size limit, decides
-#: where pages end (a size-limited page boundary is not content-defined and does not re-sync).
-DEFAULT_DATA_PAGE_SIZE = 8 * 1024 * 1024
-#: zstd: the Hub tools' choice, and smaller files; CDC works the same with snappy (docs/dedup.md)
+#: max encoded bytes per data page: pyarrow's default, above ``max_chunk_size`` so that CDC,
+#: not the size limit, decides where pages end (a size-limited page end does not re-synchronise)
+DEFAULT_DATA_PAGE_SIZE = 1024 * 1024
+#: zstd: what Hugging Face's tools write and smaller files; CDC dedups the same with snappy
 DEFAULT_COMPRESSION = "zstd"
 
 _COMPRESSIONS = ("zstd", "snappy", "lz4", "gzip", "brotli", "uncompressed")
@@ -79,8 +79,8 @@ def cdc_options(cdc: bool | Mapping[str, int] | None) -> bool | dict[str, int]:
     a mapping -> the defaults updated with its keys (a subset of :data:`CDC_KEYS`).
     Raises :class:`~hf_bucket_sink.errors.InvalidOptionError` (a ValueError) naming the accepted keys.
 
-    >>> cdc_options({"max_chunk_size": 2 << 20})
-    {'min_chunk_size': 262144, 'max_chunk_size': 2097152, 'norm_level': 0}
+    >>> cdc_options({"max_chunk_size": 1 << 20})
+    {'min_chunk_size': 65536, 'max_chunk_size': 1048576, 'norm_level': 0}
     """
     accepted = f"True, False, or a dict with keys {', '.join(CDC_KEYS)} (defaults {dict(CDC_DEFAULTS)})"
     if cdc is None or cdc is False:
@@ -195,7 +195,7 @@ def write_cdc_parquet(
       every ``row_group_size`` rows like other writers (an edit then shifts every later group).
     - ``row_group_key``: column whose values place content-defined cuts (default: the first
       column). Pick one with many distinct values that an edit of other columns leaves alone.
-    - ``data_page_size``: max encoded bytes per data page (default 8 MiB, above the CDC maximum).
+    - ``data_page_size``: max encoded bytes per data page (default 1 MiB, above the CDC maximum).
     - ``statistics``: write min/max/null-count statistics (default True).
     - ``metadata``: extra key-value metadata for the file footer.
 
@@ -300,7 +300,9 @@ def _content_row_groups(frames: Iterable[pl.DataFrame], size: int, key: str, sch
     """Regroup Polars batches into row groups whose ends are chosen by the data.
 
     A group ends after the first row, at least ``size // 2`` rows in, whose ``key`` hash is
-    0 modulo ``size - size // 2`` (so groups average ``size`` rows), or at ``2 * size`` rows.
+    0 modulo ``(size - size // 2) // 4``, or at ``2 * size`` rows. Rows sharing a key value hit
+    together, so the average group is ~``size`` rows when a key repeats ~4 times (W1's order
+    key) and ~``0.6 * size`` when keys are unique; always between ``size // 2`` and ``2 * size``.
     Like CDC inside a page stream: after an insert or delete the cuts re-synchronise at the
     next marker row, so later row groups - and their bytes - are unchanged.
     """
