@@ -110,6 +110,12 @@ def _polars_options(method: Any, given: Mapping[str, Any], what: str) -> dict[st
     return {k: v for k, v in given.items() if k not in _IGNORED}
 
 
+def _polars_method(cls: type, name: str) -> Callable[..., Any]:
+    """Polars' own method, also after install() (the patched one would route our target back to us)."""
+    method = getattr(cls, name)
+    return getattr(method, "__hf_bucket_sink_original__", method)
+
+
 def _as_lazy(frame: Any, what: str) -> pl.LazyFrame:
     if isinstance(frame, pl.LazyFrame):
         return frame
@@ -318,7 +324,7 @@ def _sink(
         try:
             # bound Polars' run-ahead so a slow link slows the query instead of filling memory
             with bounded_streaming(schema):
-                getattr(lf, fmt.sink)(sink_target, **sink_options)
+                _polars_method(pl.LazyFrame, fmt.sink)(lf, sink_target, **sink_options)
         except BucketSinkError:
             raise
         except Exception as exc:

@@ -1,0 +1,363 @@
+"""CSV / NDJSON / IPC / Parquet sinks, eager writes and partitioned outputs against the local Hub.
+
+Every round trip reads the bucket back with the official client (``list_bucket_tree`` +
+``download_bucket_files``) and compares with Polars over the downloaded files; the failure tests
+check that nothing of a failed or refused sink was registered and that the query did not run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from huggingface_hub import HfApi
+
+import hf_bucket_sink
+from hf_bucket_sink import BucketFileExistsError, InvalidOptionError, QueryError, UnsupportedTargetError
+from hf_bucket_sink import hub as hub_module
+from hf_bucket_sink.hub import BATCH_LIMIT
+from hf_bucket_sink.localhub import LocalHub
+from hf_bucket_sink.upload import UploadSession
+
+pytestmark = pytest.mark.filterwarnings("ignore::polars.exceptions.UnstableWarning")
+warnings.filterwarnings("ignore", message=".*PartitionBy.*unstable")
+
+BUCKET = "formats"
+
+READERS: dict[str, Callable[[Path], pl.DataFrame]] = {
+    "parquet": pl.read_parquet,
+    "csv": pl.read_csv,
+    "ndjson": pl.read_ndjson,
+    "ipc": pl.read_ipc,
+}
+EXTENSIONS = {"parquet": "parquet", "csv": "csv", "ndjson": "jsonl", "ipc": "arrow"}
+CONTENT_TYPES = {
+    "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "ipc": "application/vnd.apache.arrow.file",
+}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
+    with LocalHub(data_dir=tmp_path_factory.mktemp("hub")) as h:
+        HfApi(endpoint=h.url, token=h.token).create_bucket(f"{h.user}/{BUCKET}", exist_ok=True)
+        yield h
+
+
+@pytest.fixture
+def api(hub: LocalHub) -> HfApi:
+    return HfApi(endpoint=hub.url, token=hub.token)
+
+
+@pytest.fixture
+def opts(hub: LocalHub) -> dict[str, str]:
+    return {"token": hub.token, "endpoint": hub.url}
+
+
+def uri(hub: LocalHub, path: str) -> str:
+    return f"hf://buckets/{hub.user}/{BUCKET}/{path}"
+
+
+def source(rows: int = 20_000) -> pl.DataFrame:
+    return pl.DataFrame({"id": pl.int_range(rows, eager=True)}).with_columns(
+        lang=pl.format("l{}", pl.col("id") % 5),
+        text=pl.format("row {} says \"hi\", ok", pl.col("id")),
+        score=(pl.col("id") * 7 % 101).cast(pl.Float64) / 4,
+    )
+
+
+def files_under(api: HfApi, hub: LocalHub, prefix: str) -> dict[str, Any]:
+    return {
+        f.path: f
+        for f in api.list_bucket_tree(f"{hub.user}/{BUCKET}", prefix=prefix, recursive=True)
+        if hasattr(f, "size")
+    }
+
+
+def download(api: HfApi, hub: LocalHub, paths: list[str], prefix: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    api.download_bucket_files(
+        f"{hub.user}/{BUCKET}", [(p, str(dest / p[len(prefix) :])) for p in paths], raise_on_missing_files=True
+    )
+    return dest
+
+
+def content_type(hub: LocalHub, path: str) -> str:
+    request = urllib.request.Request(
+        f"{hub.url}/buckets/{hub.user}/{BUCKET}/resolve/{path}", method="HEAD", headers={"Authorization": f"Bearer {hub.token}"}
+    )
+    with urllib.request.urlopen(request) as response:
+        return str(response.headers["Content-Type"])
+
+
+class Counter:
+    """Counts batches through the query; raises after ``fail_after`` of them if given."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.batches = 0
+        self.fail_after = fail_after
+
+    def __call__(self, df: pl.DataFrame) -> pl.DataFrame:
+        self.batches += 1
+        if self.fail_after is not None and self.batches > self.fail_after:
+            raise RuntimeError("injected failure in the middle of the stream")
+        return df
+
+
+def sorted_frame(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select(sorted(df.columns)).sort("id")
+
+
+# -- one file per format ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(READERS))
+def test_sink_each_format_round_trip(fmt: str, api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+    df = source()
+    path = f"single/data.{EXTENSIONS[fmt]}"
+    sink = getattr(hf_bucket_sink, f"sink_{fmt}")
+    result = sink(df.lazy(), uri(hub, path), storage_options=opts)
+
+    local = download(api, hub, [path], "", tmp_path)
+    assert READERS[fmt](local / path).equals(df)
+    (file,) = result.files
+    info = files_under(api, hub, "single/")[path]
+    assert (file.uri, file.size, file.xet_hash) == (uri(hub, path), info.size, info.xet_hash)
+    assert file.rows == (df.height if fmt in ("parquet", "ndjson") else None)
+    # the format's type, even though ".arrow"/".jsonl" would also map by extension
+    assert content_type(hub, path) == CONTENT_TYPES[fmt]
+
+
+@pytest.mark.parametrize("fmt", list(READERS))
+def test_write_each_format_from_eager_dataframe(fmt: str, api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+    df = source(3_000)
+    path = f"eager/df.{fmt}.bin"  # unusual extension: the content type still follows the format
+    getattr(hf_bucket_sink, f"write_{fmt}")(df, uri(hub, path), storage_options=opts)
+    local = download(api, hub, [path], "", tmp_path)
+    assert READERS[fmt](local / path).equals(df)
+    assert content_type(hub, path) == CONTENT_TYPES[fmt]
+
+
+def test_polars_options_pass_through_for_text_formats(api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+    df = source(1_000)
+    hf_bucket_sink.write_csv(df, uri(hub, "opts/semi.csv"), storage_options=opts, separator=";", include_header=False)
+    hf_bucket_sink.sink_ndjson(df.lazy(), uri(hub, "opts/rows.jsonl.gz"), storage_options=opts, compression="gzip")
+    local = download(api, hub, ["opts/semi.csv", "opts/rows.jsonl.gz"], "opts/", tmp_path)
+    back = pl.read_csv(local / "semi.csv", separator=";", has_header=False, new_columns=df.columns)
+    assert back.equals(df)
+    import gzip
+
+    assert pl.read_ndjson(gzip.decompress((local / "rows.jsonl.gz").read_bytes())).equals(df)
+    assert content_type(hub, "opts/rows.jsonl.gz") == "application/gzip"
+    with pytest.raises(InvalidOptionError, match="separator"):
+        hf_bucket_sink.write_ndjson(df, uri(hub, "opts/x.jsonl"), storage_options=opts, separator=";")
+
+
+# -- partitioned outputs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "ndjson", "ipc"])
+def test_key_partitioning_writes_hive_directories(fmt: str, api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+    df = source()
+    prefix = f"bykey-{fmt}/"
+    sink = getattr(hf_bucket_sink, f"sink_{fmt}")
+    result = sink(df.lazy(), pl.PartitionBy(uri(hub, prefix), key="lang"), storage_options=opts)
+
+    listed = files_under(api, hub, prefix)
+    ext = {"ndjson": "jsonl"}.get(fmt, fmt)
+    assert sorted(listed) == [f"{prefix}lang=l{i}/00000000.{ext}" for i in range(5)]
+    assert [f.uri for f in result.files] == [uri(hub, p) for p in sorted(listed)]
+    assert result.uri == uri(hub, prefix) and result.manifest is None
+    assert all(f.size == listed[f.uri[len(uri(hub, "")) :]].size for f in result.files)
+    local = download(api, hub, sorted(listed), prefix, tmp_path / fmt)
+    if fmt == "parquet":
+        back = pl.scan_parquet(local, hive_partitioning=True).collect()
+        assert sorted_frame(back).equals(sorted_frame(df))
+        assert result.rows == df.height
+    else:  # hive columns come from the directory names; the files themselves hold the other columns
+        parts = []
+        for path in sorted(listed):
+            part = READERS[fmt](local / path[len(prefix) :])
+            parts.append(part.with_columns(lang=pl.lit(path[len(prefix) :].split("/")[0].split("=")[1])) if "lang" not in part.columns else part)
+        assert sorted_frame(pl.concat(parts, how="diagonal")).equals(sorted_frame(df))
+    assert content_type(hub, sorted(listed)[0]) == CONTENT_TYPES[fmt]
+
+
+def test_size_partitioning_max_rows_per_file(api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    finished_early: list[int] = []
+    original = UploadSession.finish_released
+
+    def spy(self: UploadSession) -> int:
+        done = original(self)
+        finished_early.append(done)
+        return done
+
+    monkeypatch.setattr(UploadSession, "finish_released", spy)
+    df = source(25_000)
+    prefix = "bysize/"
+    result = hf_bucket_sink.sink_parquet(df.lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=4_000), storage_options=opts)
+
+    listed = files_under(api, hub, prefix)
+    assert len(listed) == len(result.files) >= 7
+    assert all(f.rows is not None and 0 < f.rows <= 4_000 for f in result.files)
+    assert result.rows == df.height
+    local = download(api, hub, sorted(listed), prefix, tmp_path)
+    assert pl.scan_parquet(local).collect().sort("id").equals(df)
+    # files Polars was done with were finished while the query still ran, not all at commit
+    assert sum(finished_early[:-1]) > 0
+
+
+def test_write_parquet_partition_by_and_custom_provider(api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+    df = source(2_000)
+    hf_bucket_sink.write_parquet(df, uri(hub, "eager-parts/"), storage_options=opts, partition_by="lang")
+    assert len(files_under(api, hub, "eager-parts/")) == 5
+
+    def provider(args: Any) -> str:
+        return f"custom/{args.partition_keys['lang'][0]}-{args.index_in_partition}.csv"
+
+    hf_bucket_sink.sink_csv(df.lazy(), pl.PartitionBy(uri(hub, "prov/"), key="lang", file_path_provider=provider), storage_options=opts)
+    listed = sorted(files_under(api, hub, "prov/"))
+    assert listed == [f"prov/custom/l{i}-0.csv" for i in range(5)]
+    local = download(api, hub, listed, "prov/", tmp_path)
+    back = pl.read_csv(list(local.glob("custom/*.csv"))).sort("id")
+    assert back.equals(df.select(back.columns))
+
+
+def test_more_than_a_batch_of_files_registers_in_order_and_writes_the_manifest_last(
+    api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[dict[str, Any]]] = []  # the /batch requests, as sent
+    original = hub_module.http_backoff
+
+    def spy(method: str, url: str, **kwargs: Any) -> Any:
+        if url.endswith("/batch"):
+            calls.append([json.loads(line) for line in kwargs["content"].splitlines()])
+        return original(method, url, **kwargs)
+
+    monkeypatch.setattr(hub_module, "http_backoff", spy)
+    n = BATCH_LIMIT + 150
+    df = pl.DataFrame({"id": pl.int_range(n, eager=True)})
+    prefix = "many/"
+    result = hf_bucket_sink.sink_ndjson(df.lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=1), storage_options=opts)
+
+    assert len(result.files) == n and result.rows == n
+    lines = [line for call in calls for line in call]
+    added = [line["path"] for line in lines if line["type"] == "addFile"]
+    assert added[-1] == f"{prefix}_manifest.json" and calls[-1] == [lines[-1]]  # alone, in the last call
+    assert added[:-1] == sorted(added[:-1])  # ordered batches
+    assert all(len(call) <= BATCH_LIMIT for call in calls)
+
+    listed = files_under(api, hub, prefix)
+    assert len(listed) == n + 1
+    local = download(api, hub, [f"{prefix}_manifest.json"], prefix, tmp_path)
+    manifest = json.loads((local / "_manifest.json").read_text())
+    assert manifest["version"] == 1 and manifest["format"] == "ndjson" and manifest["file_count"] == n
+    assert manifest["total_rows"] == n and manifest["total_bytes"] == result.size
+    assert manifest["schema"] == [{"name": "id", "type": "Int64"}]
+    assert [f["path"] for f in manifest["files"]] == [p[len(prefix) :] for p in added[:-1]]
+    for entry in manifest["files"]:
+        remote = listed[prefix + entry["path"]]
+        assert (entry["size"], entry["xetHash"], entry["rows"]) == (remote.size, remote.xet_hash, 1)
+    assert result.manifest is not None and result.manifest.uri == uri(hub, f"{prefix}_manifest.json")
+
+    # a later, smaller overwrite must not leave the old manifest describing other files
+    hf_bucket_sink.sink_ndjson(df.head(3).lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=1), storage_options=opts)
+    assert f"{prefix}_manifest.json" not in files_under(api, hub, prefix)
+
+
+# -- failures -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_failing_query_during_partitioned_sink_registers_nothing(
+    fmt: str, api: HfApi, hub: LocalHub, opts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    original = UploadSession.open_partition
+
+    def spy(self: UploadSession, target: Any, **kwargs: Any) -> Any:
+        opened.append(target.path)
+        return original(self, target, **kwargs)
+
+    monkeypatch.setattr(UploadSession, "open_partition", spy)
+    counter = Counter(fail_after=8)
+    lf = pl.LazyFrame({"id": pl.int_range(2_000_000, eager=True)}).with_columns(k=pl.col("id") % 7)
+    prefix = f"failing-{fmt}/"
+    with pytest.raises(QueryError, match="injected failure"):
+        getattr(hf_bucket_sink, f"sink_{fmt}")(
+            lf.map_batches(counter, streamable=True), pl.PartitionBy(uri(hub, prefix), key="k", max_rows_per_file=10_000),
+            storage_options=opts,
+        )
+    assert counter.batches > 8
+    assert opened, "no partition file was started before the failure: the test proves nothing"
+    assert files_under(api, hub, prefix) == {}
+
+
+def test_if_exists_error_fails_before_the_query_runs(hub: LocalHub, opts: dict[str, str], api: HfApi) -> None:
+    df = pl.DataFrame({"a": [1, 2, 3]})
+    hf_bucket_sink.write_csv(df, uri(hub, "exists/one.csv"), storage_options=opts)
+    hf_bucket_sink.sink_parquet(df.lazy(), pl.PartitionBy(uri(hub, "exists/dir/"), key="a"), storage_options=opts)
+    before = files_under(api, hub, "exists/")
+
+    for target in (uri(hub, "exists/one.csv"), pl.PartitionBy(uri(hub, "exists/dir/"), key="a")):
+        counter = Counter()
+        with pytest.raises(BucketFileExistsError, match="if_exists"):
+            hf_bucket_sink.sink_csv(df.lazy().map_batches(counter, streamable=True), target, storage_options=opts, if_exists="error")
+        assert counter.batches == 0, "the query ran although the sink could have failed first"
+    assert files_under(api, hub, "exists/") == before
+    # free targets pass; "overwrite" (the default) replaces
+    hf_bucket_sink.sink_csv(df.lazy(), uri(hub, "exists/two.csv"), storage_options=opts, if_exists="error")
+    hf_bucket_sink.sink_csv(df.lazy(), pl.PartitionBy(uri(hub, "exists/dir2/"), key="a"), storage_options=opts, if_exists="error")
+    hf_bucket_sink.write_csv(df.head(1), uri(hub, "exists/one.csv"), storage_options=opts)
+    assert files_under(api, hub, "exists/")["exists/one.csv"].size < before["exists/one.csv"].size
+    with pytest.raises(InvalidOptionError, match="if_exists"):
+        hf_bucket_sink.sink_csv(df.lazy(), uri(hub, "exists/three.csv"), storage_options=opts, if_exists="append")
+
+
+def test_unsupported_targets_are_rejected_when_called(hub: LocalHub, opts: dict[str, str]) -> None:
+    lf = pl.LazyFrame({"a": [1]})
+    with pytest.raises(UnsupportedTargetError, match="hf://buckets"):
+        hf_bucket_sink.sink_csv(lf, "/tmp/local.csv", storage_options=opts)
+    with pytest.raises(UnsupportedTargetError, match="base path"):
+        hf_bucket_sink.sink_ipc(lf, pl.PartitionBy("/tmp/dir/", key="a"), storage_options=opts)
+
+
+# -- install() -----------------------------------------------------------------------------------------
+
+
+def test_install_routes_every_format_method(api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+    df = source(500)
+    hf_bucket_sink.install()
+    try:
+        for fmt in READERS:
+            getattr(df.lazy(), f"sink_{fmt}")(uri(hub, f"installed/lazy.{fmt}"), storage_options=opts)
+            getattr(df, f"write_{fmt}")(uri(hub, f"installed/eager.{fmt}"), storage_options=opts)
+        df.lazy().sink_csv(pl.PartitionBy(uri(hub, "installed/parts/"), key="lang"), storage_options=opts)
+        df.lazy().sink_ipc(tmp_path / "plain.ipc")  # other targets still reach Polars untouched
+        with pytest.raises(UnsupportedTargetError, match="sink_csv"):
+            df.write_json(uri(hub, "installed/x.json"))
+    finally:
+        hf_bucket_sink.uninstall()
+    assert pl.read_ipc(tmp_path / "plain.ipc").equals(df)
+    names = [f"installed/{kind}.{fmt}" for fmt in READERS for kind in ("lazy", "eager")]
+    local = download(api, hub, names, "installed/", tmp_path / "dl")
+    for fmt in READERS:
+        for kind in ("lazy", "eager"):
+            assert READERS[fmt](local / f"{kind}.{fmt}").equals(df), (fmt, kind)
+    assert len(files_under(api, hub, "installed/parts/")) == 5
+
+
+def test_no_upload_threads_left_running() -> None:
+    import threading
+
+    time.sleep(0.1)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("hf-bucket-sink-upload")] == []
