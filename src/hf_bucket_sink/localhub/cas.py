@@ -466,7 +466,10 @@ class CasStore:
             chunks.append(ShardChunk(c.hash, offset, c.size))
             offset += c.size
         xorb = ShardXorb(info.hash, tuple(chunks), info.raw_size)
-        return build_shard([], [xorb], with_footer=True, key_expiry=int(time.time()) + _DEDUP_SHARD_TTL)
+        # A fresh HMAC key per answer, like production: the client can only match chunks it holds.
+        return build_shard(
+            [], [xorb], with_footer=True, key_expiry=int(time.time()) + _DEDUP_SHARD_TTL, hmac_key=os.urandom(32)
+        )
 
 
 def remove_tree(path: Path) -> None:
