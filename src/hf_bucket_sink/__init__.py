@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
         AuthenticationError,
         BucketAccessDeniedError,
         BucketFileExistsError,
+        BucketFileNotFoundError,
         BucketNotFoundError,
         BucketSinkError,
         CommitError,
@@ -35,6 +36,16 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
     from hf_bucket_sink.patch import install, uninstall
     from hf_bucket_sink.paths import BucketPath
     from hf_bucket_sink.result import FileResult, SinkResult
+    from hf_bucket_sink.scan import (
+        read_csv,
+        read_ipc,
+        read_ndjson,
+        read_parquet,
+        scan_csv,
+        scan_ipc,
+        scan_ndjson,
+        scan_parquet,
+    )
     from hf_bucket_sink.sinks import (
         sink_csv,
         sink_ipc,
@@ -55,6 +66,7 @@ _WHERE = {
     "write_csv": "sinks",
     "write_ndjson": "sinks",
     "write_ipc": "sinks",
+    **{name: "scan" for name in ("scan_parquet", "scan_csv", "scan_ndjson", "scan_ipc", "read_parquet", "read_csv", "read_ndjson", "read_ipc")},
     "install": "patch",
     "uninstall": "patch",
     "BucketPath": "paths",
@@ -67,6 +79,7 @@ _WHERE = {
             "AuthenticationError",
             "BucketAccessDeniedError",
             "BucketFileExistsError",
+            "BucketFileNotFoundError",
             "BucketNotFoundError",
             "CommitError",
             "HubResponseError",

@@ -157,7 +157,7 @@ def _uninstall_readers() -> None:
 
 
 def install() -> None:
-    """Route Polars writes with ``hf://buckets/...`` targets to hf-bucket-sink (idempotent)."""
+    """Route Polars writes with ``hf://buckets/...`` targets, and reads of such sources, to hf-bucket-sink (idempotent)."""
     from hf_bucket_sink import sinks
 
     with _lock:

@@ -27,6 +27,7 @@ import io
 import logging
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, HubResponseError, Inv
 from hf_bucket_sink.hub import HubClient, XetAccess
 from hf_bucket_sink.paths import BUCKET_URI_PREFIX
 
-__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "TransferCounter"]
+__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "TransferCounter"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -173,22 +174,49 @@ class XetRanges:
         self.counter.add(written)
 
 
+class BlockCache:
+    """The last small-read block of each file, shared by every :class:`RemoteFile` of one scan.
+
+    A dataset scan opens a file twice (schema inspection, then the read) and reads its footer
+    each time; sharing the footer block makes the second read free. At most ``max_files``
+    blocks of :data:`MIN_FETCH` bytes are kept (least recently used dropped).
+    """
+
+    def __init__(self, max_files: int = 256) -> None:
+        self.max_files = max_files
+        self._blocks: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, start: int, end: int) -> bytes | None:
+        with self._lock:
+            held = self._blocks.get(key)
+            if held is None or not (held[0] <= start and end <= held[0] + len(held[1])):
+                return None
+            self._blocks.move_to_end(key)
+            return held[1][start - held[0] : end - held[0]]
+
+    def put(self, key: str, start: int, block: bytes) -> None:
+        with self._lock:
+            self._blocks[key] = (start, block)
+            self._blocks.move_to_end(key)
+            while len(self._blocks) > self.max_files:
+                self._blocks.popitem(last=False)
+
+
 class RemoteFile(io.RawIOBase):
     """A seekable, read-only binary file over one bucket file; each read is one ranged fetch.
 
-    Reads shorter than :data:`MIN_FETCH` fetch ``MIN_FETCH`` bytes and keep them, so the small
+    Reads of at most :data:`MIN_FETCH` bytes fetch ``MIN_FETCH`` bytes and keep them, so the small
     reads a reader makes in a row (footer length, then footer) cost one request. Nothing else is
-    cached: memory held is at most one ``MIN_FETCH`` block plus the caller's buffer.
+    cached: memory held is one ``MIN_FETCH`` block per file in ``blocks`` plus the caller's buffer.
     """
 
-    def __init__(self, entry: RemoteEntry, transport: RangeTransport) -> None:
+    def __init__(self, entry: RemoteEntry, transport: RangeTransport, blocks: BlockCache | None = None) -> None:
         super().__init__()
         self.entry = entry
         self.transport = transport
         self._pos = 0
-        self._block_start = 0
-        self._block = b""
-        self._lock = threading.Lock()  # pyarrow may call seek+read from several threads
+        self._blocks = blocks if blocks is not None else BlockCache(max_files=1)
 
     @property
     def name(self) -> str:
@@ -226,17 +254,17 @@ class RemoteFile(io.RawIOBase):
         end = min(offset + max(nbytes, 0), self.entry.size)
         if end <= offset:
             return b""
-        with self._lock:
-            block_end = self._block_start + len(self._block)
-            if self._block_start <= offset and end <= block_end:
-                return self._block[offset - self._block_start : end - self._block_start]
-            if end - offset >= MIN_FETCH:
-                return self.transport.read(self.entry, offset, end)
-            # a small read: fetch a MIN_FETCH window, aligned to the end of the file when near it
-            start = max(0, min(offset, self.entry.size - MIN_FETCH))
-            self._block_start = start
-            self._block = self.transport.read(self.entry, start, min(start + MIN_FETCH, self.entry.size))
-            return self._block[offset - start : end - start]
+        key = self.entry.uri
+        cached = self._blocks.get(key, offset, end)
+        if cached is not None:
+            return cached
+        if end - offset > MIN_FETCH:
+            return self.transport.read(self.entry, offset, end)
+        # a small read (pyarrow's footer read is exactly 64 KiB): fetch a MIN_FETCH window, aligned to the end of the file when near it
+        start = max(0, min(offset, self.entry.size - MIN_FETCH))
+        block = self.transport.read(self.entry, start, min(start + MIN_FETCH, self.entry.size))
+        self._blocks.put(key, start, block)
+        return block[offset - start : end - start]
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:

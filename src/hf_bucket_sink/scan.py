@@ -1,0 +1,528 @@
+"""Read path: ``scan_*`` / ``read_*`` over ``hf://buckets/...`` files, folders and globs.
+
+>>> import polars as pl, hf_bucket_sink
+>>> lf = hf_bucket_sink.scan_parquet("hf://buckets/me/b/events/**/*.parquet", hive_partitioning=True)
+>>> lf.filter(pl.col("month") == 3).select("user_id").collect()   # footer + one column of March only
+
+or, after ``hf_bucket_sink.install()``, ``pl.scan_parquet("hf://buckets/...")``.
+
+How each format is read (docs/architecture.md, "Read path", has the measurements):
+
+- **Parquet** is read in place with byte ranges: a pyarrow dataset over :class:`RemoteFile`
+  objects, handed to ``pl.scan_pyarrow_dataset``. Polars pushes the projection and the predicate
+  down; pyarrow turns them into the footer, the needed column chunks, and only the row groups
+  and hive partitions whose statistics can match. Memory is bounded by pyarrow's batch read-ahead.
+- **CSV, NDJSON and IPC** have no column index to range-read, so each file is fetched whole with
+  hf_xet into a private temporary folder on first use and read there by Polars' own reader, with
+  every Polars option. Memory stays bounded (the streaming engine reads local files in pieces);
+  disk holds one copy until the LazyFrame (and every frame derived from it) is garbage-collected.
+
+Sources are listed when ``scan_*`` is called, so a missing file, an empty glob or a bucket the
+token cannot see fails at once, before any query runs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from hf_bucket_sink.auth import resolve_credentials
+from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidOptionError
+from hf_bucket_sink.hub import HubClient
+from hf_bucket_sink.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
+from hf_bucket_sink.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
+
+__all__ = [
+    "scan_parquet",
+    "scan_csv",
+    "scan_ndjson",
+    "scan_ipc",
+    "read_parquet",
+    "read_csv",
+    "read_ndjson",
+    "read_ipc",
+]
+
+logger = logging.getLogger("hf_bucket_sink")
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_EXTENSIONS = {
+    "parquet": (".parquet", ".pq"),
+    "csv": (".csv", ".tsv", ".txt"),
+    "ndjson": (".ndjson", ".jsonl", ".json"),
+    "ipc": (".ipc", ".arrow", ".feather"),
+}
+# Options that only make sense for local or object-store sources: the bucket supplies them.
+_OWNED = {"source", "storage_options", "credential_provider"}
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What a source resolved to: the files, the folder hive keys are relative to, and its shape."""
+
+    files: tuple[RemoteEntry, ...]
+    base: str  # "bucket_id/prefix/" every file lives under (hive keys are parsed below it)
+    is_directory: bool  # a folder or a glob (Polars enables hive partitioning by default for folders)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """``**`` spans folders, ``*`` / ``?`` / ``[..]`` stay within one (Polars' and fsspec's rules)."""
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        else:
+            piece = re.search(r"\*\*|$", pattern[i:])
+            assert piece is not None
+            chunk = pattern[i : i + piece.start()]
+            # fnmatch's '*' crosses '/'; restrict it to one segment
+            out += fnmatch.translate(chunk).removeprefix("(?s:").removesuffix(")\\Z").replace(".*", "[^/]*")
+            i += len(chunk)
+    return re.compile(f"(?s:{out})\\Z")
+
+
+def _is_hidden(name: str, prefixes: Sequence[str]) -> bool:
+    return any(name.startswith(p) for p in prefixes)
+
+
+def _list_sources(
+    hub: HubClient, source: Any, fmt: str, *, glob: bool, hidden: Sequence[str]
+) -> _Sources:
+    uris = list(source) if isinstance(source, (list, tuple)) else [source]
+    if not uris:
+        raise InvalidOptionError("The source list is empty: pass at least one hf://buckets/<ns>/<bucket>/<path> URI.")
+    files: list[RemoteEntry] = []
+    bases: list[str] = []
+    directory = False
+    for uri in uris:
+        if not is_bucket_uri(uri):
+            raise InvalidOptionError(
+                f"Every source must be an hf://buckets URI when one is; got {uri!r}. Read local files with "
+                "Polars itself and concatenate."
+            )
+        found, base, is_dir = _list_one(hub, os.fspath(uri), fmt, glob=glob, hidden=hidden)
+        files.extend(found)
+        bases.append(base)
+        directory = directory or is_dir
+    base = os.path.commonpath(bases) + "/" if len(bases) > 1 else bases[0]
+    return _Sources(tuple(files), base, directory and len(uris) == 1)
+
+
+def _list_one(hub: HubClient, uri: str, fmt: str, *, glob: bool, hidden: Sequence[str]) -> tuple[list[RemoteEntry], str, bool]:
+    target = BucketPath.parse(uri, kind="any")
+    bucket = target.bucket_id
+    match = _GLOB_CHARS.search(target.path) if glob else None
+    if match is not None:
+        prefix = target.path[: target.path.rfind("/", 0, match.start()) + 1]
+        regex = _glob_regex(target.path)
+        entries = [e for e in _files_under(hub, bucket, prefix) if regex.match(e.path)]
+        if not entries:
+            raise BucketFileNotFoundError(
+                f"No file in bucket {bucket!r} matches {uri!r}. List what is there with "
+                f"`hf buckets ls {BUCKET_URI_PREFIX}{bucket}/{prefix}` and fix the pattern."
+            )
+        return sorted(entries, key=lambda e: e.path), f"{bucket}/{prefix}", True
+    if not target.is_dir:
+        exact = hub.paths_info(bucket, [target.path])
+        if exact:
+            entry = RemoteEntry.from_listing(bucket, exact[0])
+            return [entry], f"{bucket}/{target.path.rsplit('/', 1)[0] + '/' if '/' in target.path else ''}", False
+    prefix = target.path if target.is_dir else target.path + "/"
+    entries = _directory_files(list(_files_under(hub, bucket, prefix)), prefix, fmt, hidden)
+    if not entries:
+        what = "folder" if target.is_dir else "file or folder"
+        raise BucketFileNotFoundError(
+            f"The {what} {uri!r} was not found (or holds no {fmt} file). Check the path with "
+            f"`hf buckets ls {BUCKET_URI_PREFIX}{bucket}/{prefix.rsplit('/', 2)[0] if '/' in prefix.rstrip('/') else ''}`."
+        )
+    return entries, f"{bucket}/{prefix}", True
+
+
+def _files_under(hub: HubClient, bucket_id: str, prefix: str) -> Iterator[RemoteEntry]:
+    for item in hub.list_tree(bucket_id, prefix, recursive=True):
+        if item.get("type", "file") == "file":
+            yield RemoteEntry.from_listing(bucket_id, item)
+
+
+def _directory_files(entries: list[RemoteEntry], prefix: str, fmt: str, hidden: Sequence[str]) -> list[RemoteEntry]:
+    """A folder's data files: hidden names (``_manifest.json``, ``.tmp``) skipped at any depth,
+    and only the format's extensions when the folder has any (so a README does not break a scan)."""
+    visible = [e for e in entries if not any(_is_hidden(part, hidden) for part in e.path[len(prefix) :].split("/"))]
+    typed = [e for e in visible if e.path.lower().endswith(_EXTENSIONS[fmt])]
+    return sorted(typed or visible, key=lambda e: e.path)
+
+
+# --- hive partitions ----------------------------------------------------------------------------
+
+
+def _hive_values(entry: RemoteEntry, base: str) -> dict[str, str]:
+    relative = f"{entry.bucket_id}/{entry.path}"[len(base) :]
+    return dict(part.split("=", 1) for part in relative.split("/")[:-1] if "=" in part)
+
+
+def _infer_hive_type(values: Sequence[str], try_dates: bool) -> pl.DataType:
+    """Polars' own inference on the key's values: integer, then float, then (optionally) date, else string."""
+    for dtype in (pl.Int64, pl.Float64):
+        try:
+            pl.Series(values).cast(dtype, strict=True)
+            return dtype()
+        except pl.exceptions.InvalidOperationError:
+            continue
+    if try_dates:
+        try:
+            [date.fromisoformat(v) for v in values]
+            return pl.Date()
+        except ValueError:
+            pass
+    return pl.String()
+
+
+def _hive_schema(files: Sequence[RemoteEntry], base: str, given: Mapping[str, Any] | None, try_dates: bool) -> pl.Schema:
+    keys: dict[str, list[str]] = {}
+    for entry in files:
+        for key, value in _hive_values(entry, base).items():
+            keys.setdefault(key, []).append(value)
+    given = dict(given or {})
+    return pl.Schema({k: given.get(k) or _infer_hive_type(v, try_dates) for k, v in keys.items()})
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+# hive options every bucket scan takes, also for CSV / NDJSON whose Polars readers lack them
+_HIVE_OPTIONS = ("hive_partitioning", "hive_schema", "try_parse_hive_dates")
+
+
+def _check_options(
+    method: Callable[..., Any], given: Mapping[str, Any], supported: set[str] | None, what: str, extra: Sequence[str] = ()
+) -> None:
+    params = inspect.signature(method).parameters
+    accepted = [p for p in params if not p.startswith("_") and p not in _OWNED and (supported is None or p in supported)]
+    accepted += [p for p in extra if p not in accepted]
+    unknown = sorted(k for k in given if k not in accepted)
+    if "credential_provider" in given and given["credential_provider"] not in (None, "auto"):
+        unknown.append("credential_provider")
+    if unknown:
+        raise InvalidOptionError(
+            f"{what} got option(s) {', '.join(map(repr, unknown))} that a bucket source does not support. "
+            f"Accepted: {', '.join(accepted)} (and storage_options={{'token', 'endpoint'}})."
+        )
+
+
+# --- Parquet: range reads through a pyarrow dataset ---------------------------------------------
+
+
+def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport) -> Any:
+    """A read-only pyarrow filesystem over the listed files (paths are ``bucket_id/path``)."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    by_path = {f"{e.bucket_id}/{e.path}": e for e in entries}
+    blocks = BlockCache()  # footers read while building the dataset are reused by the scan
+
+    class _BucketHandler(pafs.FileSystemHandler):  # type: ignore[misc]
+        def get_type_name(self) -> str:
+            return "hf-buckets"
+
+        def normalize_path(self, path: str) -> str:
+            return path
+
+        def get_file_info(self, paths: list[str]) -> list[Any]:
+            return [
+                pafs.FileInfo(p, pafs.FileType.File, size=by_path[p].size) if p in by_path else pafs.FileInfo(p, pafs.FileType.NotFound)
+                for p in paths
+            ]
+
+        def open_input_file(self, path: str) -> Any:
+            return pa.PythonFile(RemoteFile(by_path[path], transport, blocks), mode="r")
+
+        def open_input_stream(self, path: str) -> Any:
+            return self.open_input_file(path)
+
+        def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+            raise pa.ArrowNotImplementedError("hf://buckets scans are read-only")
+
+        get_file_info_selector = create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = _read_only
+        delete_file = move = copy_file = open_output_stream = open_append_stream = _read_only
+
+    return pafs.PyFileSystem(_BucketHandler())
+
+
+def _parquet_frame(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> pl.LazyFrame:
+    import pyarrow.dataset as ds
+
+    hive = options.pop("hive_partitioning", None)
+    hive = sources.is_directory if hive is None else bool(hive)
+    hive_schema = options.pop("hive_schema", None)
+    partitioning = None
+    if hive:
+        schema = _hive_schema(sources.files, sources.base, hive_schema, bool(options.pop("try_parse_hive_dates", True)))
+        if len(schema):
+            partitioning = ds.partitioning(pl.DataFrame(schema=schema).to_arrow().schema, flavor="hive")
+    file_schema = options.pop("schema", None)
+    dataset = ds.dataset(
+        [f"{e.bucket_id}/{e.path}" for e in sources.files],
+        filesystem=_arrow_filesystem(sources.files, transport),
+        format=ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)),
+        partitioning=partitioning,
+        partition_base_dir=sources.base.rstrip("/"),
+        schema=pl.DataFrame(schema=file_schema).to_arrow().schema if file_schema else None,
+    )
+    lf = pl.scan_pyarrow_dataset(dataset)
+    return _apply_row_options(lf, options)
+
+
+def _apply_row_options(lf: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFrame:
+    """``n_rows`` and ``row_index_*`` as lazy steps (Polars pushes the slice into the scan)."""
+    n_rows = options.pop("n_rows", None)
+    if n_rows is not None:
+        lf = lf.head(n_rows)
+    name = options.pop("row_index_name", None)
+    offset = options.pop("row_index_offset", 0)
+    if name is not None:
+        lf = lf.with_row_index(name, offset=offset)
+    return lf
+
+
+# Polars' scan_parquet options honoured on bucket sources; the rest tune local/object-store I/O
+# and are accepted and ignored (parallel, low_memory, cache, use_statistics: pyarrow always uses them).
+_PARQUET_OPTIONS = {
+    "n_rows", "row_index_name", "row_index_offset", "parallel", "use_statistics", "hive_partitioning", "glob",
+    "hidden_file_prefix", "schema", "hive_schema", "try_parse_hive_dates", "low_memory", "cache",
+}
+
+
+# --- CSV / NDJSON / IPC: whole files through hf_xet, read by Polars ------------------------------
+
+
+class _LocalCopies:
+    """Whole-file copies in a private temporary folder, fetched once, deleted with the last plan using them."""
+
+    def __init__(self, sources: _Sources, transport: XetRanges) -> None:
+        self.sources = sources
+        self.transport = transport
+        self._lock = threading.Lock()
+        self._root: str | None = None
+        self._paths: list[str] = []
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            if self._root is None:
+                root = tempfile.mkdtemp(prefix="hf-bucket-scan-")
+                # from here on the folder is removed with this object, even if a download fails
+                weakref.finalize(self, shutil.rmtree, root, True)
+                base = self.sources.base
+                for entry in self.sources.files:
+                    # keep the folder layout under the base, so Polars parses the same hive keys
+                    local = os.path.join(root, *f"{entry.bucket_id}/{entry.path}"[len(base) :].split("/"))
+                    os.makedirs(os.path.dirname(local), exist_ok=True)
+                    self.transport.download_to(entry, local)
+                    self._paths.append(local)
+                self._root = root
+            return list(self._paths)
+
+    @property
+    def root(self) -> str:
+        self.paths()
+        assert self._root is not None
+        return self._root
+
+
+def _local_frame(sources: _Sources, transport: XetRanges, reader: Callable[..., pl.LazyFrame], options: dict[str, Any], fmt: str) -> pl.LazyFrame:
+    from polars.io.plugins import register_io_source
+
+    copies = _LocalCopies(sources, transport)
+    options.pop("glob", None)  # the file list is explicit
+    options.pop("hidden_file_prefix", None)
+    hive = options.pop("hive_partitioning", None)
+    hive = sources.is_directory if hive is None else bool(hive)
+    hive_schema = _hive_schema(sources.files, sources.base, options.pop("hive_schema", None), bool(options.pop("try_parse_hive_dates", True)))
+    paths_column = options.get("include_file_paths")
+
+    def native() -> pl.LazyFrame:
+        paths = copies.paths()
+        if hive and len(hive_schema):
+            # pl.scan_csv / scan_ndjson have no hive support: add the keys per file, as Polars does for Parquet
+            lf = pl.concat(
+                [
+                    reader(path, **options).with_columns(
+                        pl.lit(_hive_values(entry, sources.base).get(key), dtype=pl.String).cast(dtype).alias(key)
+                        for key, dtype in hive_schema.items()
+                    )
+                    for path, entry in zip(paths, sources.files, strict=True)
+                ],
+                how="vertical_relaxed",
+            )
+        else:
+            lf = reader(paths, **options)
+        if paths_column is not None:  # show bucket URIs, not the private copies
+            lf = lf.with_columns(
+                pl.col(paths_column).str.replace(copies.root + os.sep, BUCKET_URI_PREFIX + sources.base, literal=True)
+            )
+        return lf
+
+    def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        lf = native()
+        if predicate is not None:
+            lf = lf.filter(predicate)
+        if with_columns is not None:
+            lf = lf.select(with_columns)
+        if n_rows is not None:
+            lf = lf.head(n_rows)
+        yield from lf.collect_batches(chunk_size=batch_size)
+
+    return register_io_source(
+        source,
+        schema=lambda: native().collect_schema(),
+        explain_name=f"hf-buckets {fmt}",
+        explain_detail=f"{len(sources.files)} file(s) under {BUCKET_URI_PREFIX}{sources.base}",
+    )
+
+
+# --- public functions ---------------------------------------------------------------------------
+
+
+def _polars_reader(name: str) -> Callable[..., Any]:
+    """Polars' own ``pl.<name>``, also after :func:`hf_bucket_sink.install` wrapped it."""
+    function = getattr(pl, name)
+    return getattr(function, "__hf_bucket_sink_original__", function)  # type: ignore[no-any-return]
+
+
+def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, options: dict[str, Any]) -> pl.LazyFrame:
+    polars_scan = _polars_reader(f"scan_{fmt}")
+    if isinstance(source, (str, os.PathLike)):
+        BucketPath.parse(source, kind="any")  # a malformed URI fails before credentials are read
+    _check_options(polars_scan, options, _PARQUET_OPTIONS if fmt == "parquet" else None, f"scan_{fmt}", _HIVE_OPTIONS)
+    options.pop("credential_provider", None)
+    hub = HubClient(resolve_credentials(storage_options))
+    hidden = options.get("hidden_file_prefix") or (".", "_")
+    hidden = (hidden,) if isinstance(hidden, str) else tuple(hidden)
+    sources = _list_sources(hub, source, fmt, glob=bool(options.get("glob", True)), hidden=hidden)
+    logger.info("scanning %d %s file(s) under %s%s", len(sources.files), fmt, BUCKET_URI_PREFIX, sources.base)
+    if fmt == "parquet":
+        options.pop("glob", None)
+        options.pop("hidden_file_prefix", None)
+        for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
+            options.pop(ignored, None)
+        return _parquet_frame(sources, ResolveRanges(hub), options)
+    return _local_frame(sources, XetRanges(hub), polars_scan, options, fmt)
+
+
+def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
+    """Lazily scan Parquet in a bucket: a file, a folder, a glob (``**`` spans folders), or a list.
+
+    >>> lf = scan_parquet("hf://buckets/me/b/data/**/*.parquet", hive_partitioning=True)
+    >>> lf.filter(pl.col("k") == 1).select("x").collect()
+
+    Projection and predicates are pushed down: only the footer, the needed column chunks and
+    the row groups / hive partitions whose statistics can match are fetched (ranged GETs).
+    ``options`` are Polars' ``scan_parquet`` options: ``n_rows``, ``row_index_name``,
+    ``row_index_offset``, ``hive_partitioning`` (default: on for a folder), ``hive_schema``,
+    ``try_parse_hive_dates``, ``schema``, ``glob``, ``hidden_file_prefix`` (default ``.`` and ``_``);
+    ``parallel``, ``use_statistics``, ``low_memory`` and ``cache`` are accepted and have no effect.
+    ``storage_options`` takes ``token`` and ``endpoint`` as for the sinks.
+
+    Raises at once: ``InvalidBucketPathError`` / ``InvalidOptionError`` (ValueError);
+    ``BucketFileNotFoundError`` (FileNotFoundError) for a missing file or an empty glob;
+    ``BucketNotFoundError`` (FileNotFoundError) for a missing bucket or a private one the token
+    cannot see (the Hub answers 404 for both); ``AuthenticationError`` (PermissionError) for a bad token.
+    """
+    return _scan(source, "parquet", storage_options, options)
+
+
+def scan_csv(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
+    """Lazily scan CSV in a bucket (file, folder, glob or list) with every ``pl.scan_csv`` option.
+
+    >>> scan_csv("hf://buckets/me/b/flights.csv", try_parse_dates=True).filter(pl.col("dep_delay") > 0)
+
+    Each file is fetched whole through hf_xet on first use into a private temporary folder (CSV has
+    no index to range-read) and read there by Polars. Errors as :func:`scan_parquet`.
+    """
+    return _scan(source, "csv", storage_options, options)
+
+
+def scan_ndjson(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
+    """Lazily scan newline-delimited JSON in a bucket with every ``pl.scan_ndjson`` option; see :func:`scan_csv`."""
+    return _scan(source, "ndjson", storage_options, options)
+
+
+def scan_ipc(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
+    """Lazily scan Arrow IPC files in a bucket with every ``pl.scan_ipc`` option; see :func:`scan_csv`."""
+    return _scan(source, "ipc", storage_options, options)
+
+
+# Eager readers' options about local buffers and threads: meaningless here, accepted and ignored.
+_EAGER_ONLY = {"rechunk", "memory_map", "batch_size", "n_threads", "sample_size", "use_pyarrow", "pyarrow_options"}
+
+
+def _read(
+    fmt: str, source: Any, storage_options: Mapping[str, Any] | None, columns: Sequence[str] | Sequence[int] | str | None,
+    options: dict[str, Any],
+) -> pl.DataFrame:
+    for key in _EAGER_ONLY & options.keys():
+        value = options.pop(key)
+        if key in ("use_pyarrow", "pyarrow_options") and value:
+            raise InvalidOptionError(f"read_{fmt} of a bucket source reads with Polars: drop {key}.")
+    lf = _scan(source, fmt, storage_options, options)
+    if columns is not None:
+        if isinstance(columns, str):
+            columns = [columns]
+        names = lf.collect_schema().names()
+        lf = lf.select([names[c] if isinstance(c, int) else c for c in columns])
+    return lf.collect()
+
+
+def read_parquet(
+    source: Any, *, columns: Sequence[str] | Sequence[int] | str | None = None,
+    storage_options: Mapping[str, Any] | None = None, **options: Any,
+) -> pl.DataFrame:
+    """Read Parquet from a bucket into a DataFrame: :func:`scan_parquet` plus ``columns``, then collect.
+
+    >>> read_parquet("hf://buckets/me/b/x.parquet", columns=["a"])   # fetches the footer and column a
+    """
+    return _read("parquet", source, storage_options, columns, options)
+
+
+def read_csv(
+    source: Any, *, columns: Sequence[str] | Sequence[int] | str | None = None,
+    storage_options: Mapping[str, Any] | None = None, **options: Any,
+) -> pl.DataFrame:
+    """Read CSV from a bucket into a DataFrame (``pl.read_csv`` options); see :func:`scan_csv`."""
+    return _read("csv", source, storage_options, columns, options)
+
+
+def read_ndjson(
+    source: Any, *, columns: Sequence[str] | Sequence[int] | str | None = None,
+    storage_options: Mapping[str, Any] | None = None, **options: Any,
+) -> pl.DataFrame:
+    """Read NDJSON from a bucket into a DataFrame (``pl.read_ndjson`` options); see :func:`scan_ndjson`."""
+    return _read("ndjson", source, storage_options, columns, options)
+
+
+def read_ipc(
+    source: Any, *, columns: Sequence[str] | Sequence[int] | str | None = None,
+    storage_options: Mapping[str, Any] | None = None, **options: Any,
+) -> pl.DataFrame:
+    """Read Arrow IPC from a bucket into a DataFrame (``pl.read_ipc`` options); see :func:`scan_ipc`."""
+    return _read("ipc", source, storage_options, columns, options)
