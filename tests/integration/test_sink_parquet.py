@@ -248,3 +248,32 @@ def test_keyboard_interrupt_mid_upload_registers_nothing(api: HfApi, hub: LocalH
     # the package still works afterwards (hf_xet's runtime was rebuilt)
     hf_bucket_sink.sink_parquet(pl.DataFrame({"version": [2]}), uri, storage_options=opts)
     assert read_back(api, hub, "interrupted.parquet", tmp_path)["version"].to_list() == [2]
+
+
+# -- content-defined chunking through the public API ----------------------------------------------------
+
+
+def test_content_defined_chunking_round_trip(api: HfApi, hub: LocalHub, opts: dict[str, str], lineitem: Path, tmp_path: Path) -> None:
+    result = hf_bucket_sink.sink_parquet(
+        w1_pipeline(lineitem), f"hf://buckets/{hub.user}/sink/cdc.parquet", storage_options=opts,
+        content_defined_chunking={"max_chunk_size": 128 * 1024}, compression="snappy",
+    )
+    remote = read_back(api, hub, "cdc.parquet", tmp_path)
+    assert remote.equals(w1_pipeline(lineitem).collect())
+    assert result.rows == remote.height
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda lf, uri, o: hf_bucket_sink.sink_parquet(lf, pl.PartitionBy(uri + "/dir/", key="a"), storage_options=o, content_defined_chunking=True), "PartitionBy"),
+        (lambda lf, uri, o: hf_bucket_sink.sink_parquet(lf, uri + "/x.parquet", storage_options=o, content_defined_chunking=True, maintain_order=False), "maintain_order"),
+        (lambda lf, uri, o: hf_bucket_sink.sink_parquet(lf, uri + "/x.parquet", storage_options=o, content_defined_chunking={"max": 1}), "'max'"),
+        (lambda lf, uri, o: hf_bucket_sink.sink_csv(lf, uri + "/x.csv", storage_options=o, content_defined_chunking=True), "Parquet option"),
+    ],
+)
+def test_content_defined_chunking_bad_combinations_fail_before_the_query(hub: LocalHub, opts: dict[str, str], call: Any, fragment: str) -> None:
+    counter = Counter()
+    with pytest.raises(InvalidOptionError, match=fragment):
+        call(counted(pl.LazyFrame({"a": [1]}), counter), f"hf://buckets/{hub.user}/sink", opts)
+    assert counter.batches == 0
