@@ -536,8 +536,12 @@ class Catalog:
             return {
                 "buckets": conn.execute("SELECT COUNT(*) FROM buckets").fetchone()[0],
                 "files": conn.execute("SELECT COUNT(*) FROM files").fetchone()[0],
+                # logical bytes of every registered file (a file in two buckets counts twice):
+                # against xorb_bytes this says how much storage dedup saved hub-wide (used by `du`)
+                "file_bytes": conn.execute("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0],
                 "xorbs": conn.execute("SELECT COUNT(*) FROM xorbs").fetchone()[0],
                 "xorb_bytes": conn.execute("SELECT COALESCE(SUM(serialized_size), 0) FROM xorbs").fetchone()[0],
+                "xorb_raw_bytes": conn.execute("SELECT COALESCE(SUM(raw_size), 0) FROM xorbs").fetchone()[0],
                 "reconstructions": conn.execute("SELECT COUNT(*) FROM reconstructions").fetchone()[0],
                 "shards": conn.execute("SELECT COUNT(*) FROM shards").fetchone()[0],
             }
