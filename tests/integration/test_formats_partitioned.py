@@ -289,15 +289,25 @@ def test_failing_query_during_partitioned_sink_registers_nothing(
         return original(self, target, **kwargs)
 
     monkeypatch.setattr(UploadSession, "open_partition", spy)
-    counter = Counter(fail_after=8)
+    batches = 0
+
+    def fail_once_files_are_open(df: pl.DataFrame) -> pl.DataFrame:
+        # Polars opens a partition file only when a row group is ready, which can come after the
+        # 8th batch: fail on the first batch when both hold, so the test always proves something
+        nonlocal batches
+        batches += 1
+        if batches > 8 and opened:
+            raise RuntimeError("injected failure in the middle of the stream")
+        return df
+
     lf = pl.LazyFrame({"id": pl.int_range(2_000_000, eager=True)}).with_columns(k=pl.col("id") % 7)
     prefix = f"failing-{fmt}/"
     with pytest.raises(QueryError, match="injected failure"):
         getattr(hf_bucket_sink, f"sink_{fmt}")(
-            lf.map_batches(counter, streamable=True), pl.PartitionBy(uri(hub, prefix), key="k", max_rows_per_file=10_000),
+            lf.map_batches(fail_once_files_are_open, streamable=True), pl.PartitionBy(uri(hub, prefix), key="k", max_rows_per_file=10_000),
             storage_options=opts,
         )
-    assert counter.batches > 8
+    assert batches > 8
     assert opened, "no partition file was started before the failure: the test proves nothing"
     assert files_under(api, hub, prefix) == {}
 
