@@ -1,6 +1,7 @@
 """A one-line progress display on a terminal: bytes encoded, bytes sent, dedup.
 
 Off when stderr is not a TTY or ``HF_HUB_DISABLE_PROGRESS_BARS`` is set (read at call time).
+A caller that knows more (the CLI counts rows) adds it with :func:`progress_extra`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["progress_reporter", "progress_enabled"]
+__all__ = ["progress_reporter", "progress_enabled", "progress_extra"]
+
+# read when a display is created (on the caller's thread: hf_xet's callback thread has no context)
+_EXTRA: ContextVar[Callable[[], str] | None] = ContextVar("hf_bucket_sink_progress_extra", default=None)
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -27,8 +32,9 @@ def progress_enabled() -> bool:
 class _ProgressLine:
     """Receives hf_xet progress callbacks (from hf_xet's thread) and redraws one line, at most 4 times a second."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, extra: Callable[[], str] | None = None) -> None:
         self.label = label
+        self._extra = extra
         self._lock = threading.Lock()
         self._last_draw = 0.0
         self._started = time.monotonic()
@@ -48,6 +54,8 @@ class _ProgressLine:
                 f"\r{self.label}: {done / 1e6:,.1f} MB written, {sent / 1e6:,.1f} MB sent "
                 f"({saved / 1e6:,.1f} MB deduplicated/compressed), {rate / 1e6:,.1f} MB/s"
             )
+            if self._extra is not None:
+                line += f", {self._extra()}"
             sys.stderr.write(line[:200])
             sys.stderr.flush()
             self._drawn = True
@@ -65,8 +73,21 @@ def progress_reporter(label: str) -> Iterator[Callable[[Any, Any], None] | None]
     if not progress_enabled():
         yield None
         return
-    line = _ProgressLine(label)
+    line = _ProgressLine(label, _EXTRA.get())
     try:
         yield line
     finally:
         line.close()
+
+
+@contextmanager
+def progress_extra(describe: Callable[[], str]) -> Iterator[None]:
+    """Append ``describe()`` (e.g. ``"12,345 rows"``) to every progress line drawn inside the block.
+
+    ``describe`` is called from hf_xet's callback thread, so it must be cheap and thread-safe.
+    """
+    token = _EXTRA.set(describe)
+    try:
+        yield
+    finally:
+        _EXTRA.reset(token)
