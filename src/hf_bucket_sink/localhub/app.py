@@ -4,9 +4,9 @@ The route table joins three families of routes kept in their own modules: the Hu
 (:mod:`.hub_routes`), the Xet CAS API (:mod:`.cas_routes`) and the admin routes under the reserved
 prefix ``/_localhub/`` (:mod:`.admin_routes`). :class:`App` is the ``dispatch(request) ->
 Response`` callable the HTTP server runs; it never raises. Every route belongs to a *family*
-(``hub_api``, ``cas_xorb``, ``cas_data`` …): counters are kept per family, and a future
-fault-injection layer (error rates, latency, dropped connections, "go dark") wraps
-:meth:`App.__call__` and keys its rules on :meth:`App.match`'s family without touching any route.
+(``hub_api``, ``cas_xorb``, ``cas_data`` …): counters are kept per family, and the fault-injection
+layer (:mod:`.faults`: error rates, latency, dropped connections, "go dark") wraps
+:meth:`App.__call__` and keys its rules on :meth:`App.family_of` without touching any route.
 
 Example::
 
@@ -78,6 +78,11 @@ class App:
             if req.method in r.methods:
                 return r, m.groupdict(), True
         return None, {}, path_matched
+
+    def family_of(self, req: Request) -> str:
+        """The route family of a request (``unknown`` when no route matches): what fault rules key on."""
+        r, _, _ = self.match(req)
+        return r.family if r is not None else "unknown"
 
     def __call__(self, req: Request) -> Response:
         r, params, path_matched = self.match(req)

@@ -17,6 +17,8 @@ import sys
 import threading
 from types import FrameType
 
+from .faults import parse_rules
+from .http import CLIENT_TIMEOUT
 from .server import DEFAULT_TOKEN, DEFAULT_USER, LocalHub
 
 __all__ = ["configure_parser", "run_serve"]
@@ -42,6 +44,28 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
         return number
 
     return parse
+
+
+def _fault(value: str) -> tuple[str, dict[str, float | None]]:
+    """``FAMILY:key=value[,key=value...]`` -> (family, settings), e.g. ``cas:error_rate=0.1,status=503``."""
+    family, sep, spec = value.partition(":")
+    if not sep or not family or not spec:
+        raise argparse.ArgumentTypeError(f"expected FAMILY:key=value[,key=value], got {value!r}")
+    settings: dict[str, float | None] = {}
+    for item in spec.split(","):
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise argparse.ArgumentTypeError(f"expected key=value in {value!r}, got {item!r}")
+        try:
+            number: float | None = None if raw in ("", "none", "null") else float(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{key} must be a number in {value!r}, got {raw!r}") from None
+        settings[key.strip()] = int(number) if key.strip() == "status" and number is not None else number
+    try:
+        parse_rules({family: settings})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return family, settings
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +102,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="cap CAS uploads and data/resolve downloads at this many bytes/s, shared (default: none)",
     )
     parser.add_argument(
+        "--fault", action="append", default=[], type=_fault, metavar="FAMILY:key=value,...",
+        help="inject faults into a route family or group (cas, hub, cas_xorb, xet_token, *...); keys: error_rate, "
+        "status (429/500/502/503/504/408), retry_after, latency (s), drop_rate; e.g. "
+        "--fault cas:error_rate=0.1,status=503,drop_rate=0.02 (repeatable; change at run time with PUT /_localhub/faults)",
+    )
+    parser.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG, to replay a run")
+    parser.add_argument("--dark", action="store_true", help='start "dark": accept connections, answer nothing until '
+                        'PUT /_localhub/faults {"dark": false}')
+    parser.add_argument(
+        "--client-timeout", type=_positive(float), default=CLIENT_TIMEOUT, metavar="S",
+        help="close a connection whose client is silent this long mid-request or between requests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--admin-token", default=None,
+        help="require 'Authorization: Bearer TOKEN' on /_localhub/ admin routes (default: loopback clients only)",
+    )
+    parser.add_argument(
         "--fsync", action="store_true", help="fsync every stored xorb before acknowledging it (durable, slower)"
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -98,6 +139,11 @@ def run_serve(args: argparse.Namespace) -> int:
             cas_token_ttl=args.cas_token_ttl,
             bandwidth_limit=args.bandwidth_limit,
             fsync=args.fsync,
+            faults=dict(args.fault),
+            fault_seed=args.fault_seed,
+            dark=args.dark,
+            client_timeout=args.client_timeout,
+            admin_token=args.admin_token,
         )
         hub.start()
     except (OSError, RuntimeError, ValueError) as exc:
@@ -118,7 +164,8 @@ def run_serve(args: argparse.Namespace) -> int:
         ]
         lines += [f"  extra token:  {name} ({role}): {token}" for name, token, role in args.extra_token]
         lines += [
-            "  admin:        GET /_localhub/stats, PUT /_localhub/bandwidth (no auth: keep it on loopback)",
+            "  admin:        GET /_localhub/stats, PUT /_localhub/bandwidth, PUT /_localhub/faults "
+            + ("(needs the admin token)" if args.admin_token else "(loopback clients only)"),
             "",
             "Point clients at it:",
             f"  export HF_ENDPOINT={hub.url} HF_TOKEN={hub.token}",

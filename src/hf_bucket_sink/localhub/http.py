@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -57,6 +58,8 @@ THROTTLED_BLOCK = 64 << 10
 MAX_DRAIN = 256 << 20
 #: Idle keep-alive connections are closed after this many seconds without a request.
 IDLE_TIMEOUT = 300.0
+#: Default limit on the silence of a client in the middle of a request (headers or body), in seconds.
+CLIENT_TIMEOUT = 60.0
 
 
 class ClientDisconnected(Exception):
@@ -125,6 +128,9 @@ class Response:
     #: Draw the body from the bandwidth limiter (data and resolve downloads).
     throttle: bool = False
     close_connection: bool = False
+    #: Fault injection: ``"silent"`` resets the connection without answering; ``"mid-body"`` sends the
+    #: headers and about half of the body, then resets it (see :mod:`.faults`).
+    abort: str | None = None
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -254,6 +260,22 @@ class Request:
         except (UnicodeDecodeError, ValueError) as exc:
             raise bad_request(f"Request body is not valid JSON: {exc}") from None
 
+    def discard(self, n: int) -> int:
+        """Read and throw away up to ``n`` bytes of the body (fault injection); returns how many were read."""
+        n = min(n, self._remaining)
+        got = 0
+        try:
+            while got < n:
+                chunk = self._handler.rfile.read(min(IO_BLOCK, n - got))
+                if not chunk:
+                    break
+                got += len(chunk)
+        except OSError as exc:
+            logger.debug("could not read the request body: %s", exc)
+        self._remaining -= got
+        self.body_bytes_read += got
+        return got
+
     def drain(self) -> bool:
         """Discard any unread body so the connection can serve the next request.
 
@@ -329,6 +351,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: HubHTTPServer
 
     def setup(self) -> None:
+        # A client silent for client_timeout seconds mid-request (or idle that long) loses its
+        # connection: slow or stalled clients cannot pin a handler thread forever.
+        self.timeout = self.server.client_timeout
         super().setup()
         # Small JSON answers must not wait for delayed ACKs (Nagle), big ones are written in large blocks.
         try:
@@ -352,6 +377,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         response = self.server.dispatch(request)
+        if response.abort is not None:
+            self._abort(response, request)
+            return
         if response.close_connection or not request.drain():
             self.close_connection = True
         try:
@@ -370,6 +398,25 @@ class _Handler(BaseHTTPRequestHandler):
             response.status,
             (time.monotonic() - request.started) * 1000,
         )
+
+    def _abort(self, response: Response, request: Request) -> None:
+        """Injected fault: send nothing (or the headers and half the body), then reset the connection."""
+        self.close_connection = True
+        if response.abort == "mid-body" and request.method != "HEAD":
+            try:
+                whole = _collect(response.body)
+                # announce the full length, send half: the client sees the body end early
+                cut = Response(response.status, response.headers, whole[: len(whole) // 2], content_length=len(whole))
+                self._write(cut, head=False, request_id=request.request_id)
+                self.wfile.flush()
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                logger.debug("client went away before the injected cut: %s", exc)
+        try:
+            # SO_LINGER 0: close() sends a RST, which is what a crashed server or a dropped link looks like.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError as exc:
+            logger.debug("SO_LINGER not set: %s", exc)
+        logger.debug("%s %s: connection cut (%s, injected fault)", request.method, request.path, response.abort)
 
     def _write(self, response: Response, *, head: bool, request_id: str) -> None:
         length = response.length()
@@ -453,6 +500,19 @@ class _Handler(BaseHTTPRequestHandler):
             close()
 
 
+def _collect(body: bytes | Iterable[bytes] | FileRange) -> bytes:
+    """The whole body in memory (only for fault injection, which cuts it)."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, FileRange):
+        with open(body.path, "rb") as f:
+            return os.pread(f.fileno(), body.length, body.offset)
+    try:
+        return b"".join(bytes(b) for b in body)
+    finally:
+        _Handler._close_body(body)
+
+
 class HubHTTPServer(ThreadingHTTPServer):
     """A thread-per-connection HTTP/1.1 server that can be stopped with no thread left behind."""
 
@@ -468,7 +528,9 @@ class HubHTTPServer(ThreadingHTTPServer):
         *,
         limiter: BandwidthLimiter | None = None,
         stop_event: threading.Event | None = None,
+        client_timeout: float = CLIENT_TIMEOUT,
     ) -> None:
+        self.client_timeout = client_timeout
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.dispatch = dispatch
         self.stop_event = stop_event or threading.Event()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -30,7 +30,8 @@ from .app import App
 from .auth import Auth
 from .cas import CasStore, remove_tree
 from .catalog import Catalog, TokenRecord
-from .http import BandwidthLimiter, HubHTTPServer
+from .faults import FaultInjector
+from .http import CLIENT_TIMEOUT, BandwidthLimiter, HubHTTPServer
 from .state import HubState
 from .validation import name_problem
 
@@ -62,6 +63,15 @@ class LocalHub:
         bandwidth_limit: cap in bytes/s shared by CAS upload bodies and data/resolve downloads.
         page_size: entries per page of tree and bucket listings (``Link`` pagination).
         fsync: fsync xorb files and their directory before they become visible (slower, durable).
+        faults: fault-injection rules per route family or group, e.g.
+            ``{"cas": {"error_rate": 0.1, "status": 503, "drop_rate": 0.02}}`` (see :mod:`.faults`);
+            changeable later through :attr:`faults` or ``PUT /_localhub/faults``.
+        fault_seed: seed of the fault RNG (None: random), so a faulty run can be replayed.
+        dark: start "dark": accept connections but answer nothing until ``faults.come_back()``.
+        client_timeout: seconds a client may stay silent mid-request (or idle between requests)
+            before its connection is closed: the time limit for slow clients.
+        admin_token: when set, ``/_localhub/`` admin routes (except ``health``) need
+            ``Authorization: Bearer <admin_token>``; when None they answer loopback peers only.
     """
 
     def __init__(
@@ -78,6 +88,11 @@ class LocalHub:
         bandwidth_limit: float | None = None,
         page_size: int = 1000,
         fsync: bool = False,
+        faults: Mapping[str, Any] | None = None,
+        fault_seed: int | None = None,
+        dark: bool = False,
+        client_timeout: float = CLIENT_TIMEOUT,
+        admin_token: str | None = None,
     ) -> None:
         records = [TokenRecord(token, user, "write", "default")]
         for entry in extra_tokens:
@@ -97,6 +112,10 @@ class LocalHub:
             raise ValueError("tokens must be unique")
         if cas_token_ttl <= 0:
             raise ValueError(f"cas_token_ttl must be positive, got {cas_token_ttl!r}")
+        if not client_timeout > 0:
+            raise ValueError(f"client_timeout must be positive, got {client_timeout!r}")
+        if admin_token is not None and (not admin_token or any(c.isspace() for c in admin_token)):
+            raise ValueError("admin_token must be non-empty and contain no whitespace")
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size!r}")
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
@@ -111,6 +130,10 @@ class LocalHub:
         self._fsync = fsync
         self._stop_event = threading.Event()
         self._limiter = BandwidthLimiter(bandwidth_limit, stop=self._stop_event)
+        self._client_timeout = float(client_timeout)
+        self._admin_token = admin_token
+        #: fault injection in front of every route (survives stop()/start(); see :mod:`.faults`)
+        self.faults = FaultInjector(rules=faults, dark=dark, seed=fault_seed, stop=self._stop_event)
         self._server: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._catalog: Catalog | None = None
@@ -153,9 +176,17 @@ class LocalHub:
                 store_id=store_id,
                 public_url=self._public_url,
                 page_size=self._page_size,
+                faults=self.faults,
+                admin_token=self._admin_token,
             )
+            app = App(self._state)
+            self.faults.bind(app, app.family_of)
             self._server = HubHTTPServer(
-                (self.host, self._port_arg), App(self._state), limiter=self._limiter, stop_event=self._stop_event
+                (self.host, self._port_arg),
+                self.faults,
+                limiter=self._limiter,
+                stop_event=self._stop_event,
+                client_timeout=self._client_timeout,
             )
         except BaseException:
             self._release()
@@ -240,6 +271,10 @@ class LocalHub:
     def set_bandwidth_limit(self, bytes_per_s: float | None) -> None:
         """Cap (or with None, uncap) CAS upload bodies and data/resolve downloads, shared by all clients."""
         self._limiter.set_rate(bytes_per_s)
+
+    def set_faults(self, rules: Mapping[str, Any] | None = None, *, dark: bool | None = None) -> None:
+        """Replace the fault rules (``{}`` clears them) and/or go dark (True) / come back (False)."""
+        self.faults.configure(rules, dark=dark)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

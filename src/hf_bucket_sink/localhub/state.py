@@ -163,6 +163,10 @@ class HubState:
     page_size: int = 1000
     stats: Stats = field(default_factory=Stats)
     grants: GrantRegistry = field(default_factory=GrantRegistry)
+    #: the :class:`~.faults.FaultInjector` in front of the app (admin routes configure it), if any
+    faults: Any = None
+    #: when set, admin routes need ``Authorization: Bearer <admin_token>``; else they answer loopback peers only
+    admin_token: str | None = None
 
     def base_url(self, req: Request) -> str:
         """Absolute base for every URL handed out: ``public_url``, else from the ``Host`` header."""
