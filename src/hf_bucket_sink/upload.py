@@ -48,7 +48,7 @@ from hf_bucket_sink.hub import FileRegistration, HubClient, XetAccess, content_t
 from hf_bucket_sink.paths import BucketPath
 from hf_bucket_sink.result import FileResult, SinkResult
 
-__all__ = ["BucketWriter", "PartitionWriter", "UploadSession", "UploadTuning"]
+__all__ = ["BucketWriter", "PartitionWriter", "StoredFile", "UploadSession", "UploadTuning"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -373,6 +373,23 @@ class _Deletion:
         return {"type": "deleteFile", "path": self.path}
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file whose bytes and shard are stored in Xet but which is not registered in the bucket.
+
+    Returned by :meth:`UploadSession.store` where registration happens elsewhere (the Ray
+    datasink: tasks store, the driver registers); :meth:`registration` is its ``/batch`` line.
+    Picklable, and holds no credential.
+    """
+
+    path: str  # inside the bucket
+    content_type: str
+    result: FileResult
+
+    def registration(self, mtime_ms: int) -> FileRegistration:
+        return FileRegistration(self.path, self.result.xet_hash, mtime_ms, self.content_type)
+
+
 #: builds the manifest from the finished files: its path and bytes, or None for no manifest
 ManifestBuilder = Callable[[Sequence[FileResult]], "tuple[BucketPath, bytes] | None"]
 
@@ -541,6 +558,41 @@ class UploadSession:
             uri=uri, files=files, seconds=time.perf_counter() - self._started, uploaded_bytes=uploaded,
             manifest=manifest_result,
         )
+
+    def store(self) -> tuple[list[StoredFile], int]:
+        """Finish every file and wait until Xet has stored all bytes and the shard; register nothing.
+
+        Returns the files (path order) and the bytes sent to Xet. The session is closed afterwards;
+        the caller registers the files (e.g. with ``HubClient.register_files``) when it chooses::
+
+            stored, sent = session.store()
+            hub.register_files(bucket_id, [f.registration(now_ms()) for f in stored])
+        """
+        if self._closed:
+            raise UploadError("This upload session is already closed.")
+        self.finish_released()
+        writers = sorted(self._writers, key=lambda w: w.target.path)
+        metas = [(w, w.finish()) for w in writers]
+        try:
+            report = self._commit.wait_to_finish()
+        except Exception as exc:
+            raise UploadError(
+                f"Storing the data of {len(metas)} file(s) in Xet failed: {exc}. Nothing was registered; run it again."
+            ) from exc
+        self._closed = True
+        stored = [
+            StoredFile(
+                w.target.path,
+                w.content_type,
+                FileResult(
+                    uri=str(w.target), size=int(m.xet_info.file_size), xet_hash=m.xet_info.hash,
+                    new_bytes=int(m.dedup_metrics.new_bytes), rows=self._rows.get(w.target.path, w.rows.rows()),
+                ),
+            )
+            for w, m in metas
+        ]
+        sent = int(report.dedup_metrics.total_bytes_uploaded) if report is not None else 0
+        return stored, sent
 
     def abort(self) -> None:
         """Cancel every file and the commit; nothing is registered."""
