@@ -26,10 +26,16 @@ at the next opportunity, which releases hf_xet's per-stream memory (see docs/par
 Failure rule: the file becomes visible only in :meth:`UploadSession.commit`, after
 every byte and the shard are stored.  Any exception, including ``KeyboardInterrupt``,
 aborts the hf_xet stream and commit, joins the uploader thread and registers nothing.
+
+Stall rule: if uploads are pending and hf_xet reports no progress for
+``HF_BUCKET_SINK_UPLOAD_TIMEOUT`` seconds (default :data:`DEFAULT_UPLOAD_TIMEOUT`; ``0`` = never),
+the session aborts the commit and raises :class:`UploadError`: a dead or hanging server fails
+the sink in bounded time instead of after hf_xet's minutes of retries (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -37,13 +43,13 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from hf_bucket_sink._rows import RowCounter
-from hf_bucket_sink.errors import BucketSinkError, UploadError
+from hf_bucket_sink.errors import BucketSinkError, InvalidOptionError, UploadError
 from hf_bucket_sink.hub import FileRegistration, HubClient, XetAccess, content_type_for, now_ms
 from hf_bucket_sink.paths import BucketPath
 from hf_bucket_sink.result import FileResult, SinkResult
@@ -54,6 +60,89 @@ logger = logging.getLogger("hf_bucket_sink")
 
 _STOP = object()  # queue sentinel: no more data
 _POLL_S = 0.1  # how often blocked producers look for an abort
+
+#: Environment variable: seconds without upload progress after which a sink gives up.
+UPLOAD_TIMEOUT_ENV = "HF_BUCKET_SINK_UPLOAD_TIMEOUT"
+#: Default stall limit: long enough for hf_xet to ride out a flaky link (its retries back off 3, 9, 27 s…),
+#: short enough that a dead server fails a pipeline in minutes, not after hf_xet's 6-minute retry cap.
+DEFAULT_UPLOAD_TIMEOUT = 120.0
+
+
+def upload_timeout() -> float | None:
+    """The stall limit from ``HF_BUCKET_SINK_UPLOAD_TIMEOUT`` (seconds; ``0`` disables it), read per session."""
+    raw = os.environ.get(UPLOAD_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_UPLOAD_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise InvalidOptionError(
+            f"{UPLOAD_TIMEOUT_ENV}={raw!r} is not a number of seconds: set it to e.g. 120, or 0 to wait as long as "
+            "hf_xet retries."
+        )
+    return value or None
+
+
+class _StallWatchdog:
+    """Aborts an hf_xet upload commit that has pending work but makes no progress for ``timeout`` seconds.
+
+    Polls ``commit.progress()`` from one daemon thread (stopped by :meth:`stop`, which joins it).
+    Work is pending when xorb bytes are queued but not yet sent, or while the session is finishing
+    (files, shards). Progress is any change in bytes processed or bytes sent. Idle time while the
+    query computes (nothing queued) is not a stall.
+    """
+
+    def __init__(self, commit: Any, timeout: float | None, describe: Callable[[], str]) -> None:
+        self.error: UploadError | None = None
+        self.finishing = False
+        self._commit = commit
+        self._timeout = timeout
+        self._describe = describe
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if timeout is not None:
+            self._thread = threading.Thread(target=self._run, name="hf-bucket-sink-watchdog", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        timeout = self._timeout
+        assert timeout is not None
+        poll = min(1.0, max(0.05, timeout / 20))
+        marker: tuple[int, int] | None = None
+        last = time.monotonic()
+        while not self._stop.wait(poll):
+            try:
+                report = self._commit.progress()
+                seen = (int(report.total_bytes_completed), int(report.total_transfer_bytes_completed))
+                pending = self.finishing or int(report.total_transfer_bytes) > seen[1]
+            except Exception as exc:  # a finished or aborted commit may refuse progress(): nothing left to watch
+                logger.debug("upload progress unavailable: %s", exc)
+                return
+            now = time.monotonic()
+            if seen != marker or not pending:
+                marker, last = seen, now
+                continue
+            if now - last >= timeout:
+                self.error = UploadError(
+                    f"The upload of {self._describe()} made no progress for {timeout:g} s (the Xet storage server "
+                    "is unreachable, hanging or failing every request), so it was aborted. Nothing was registered "
+                    "and any previous version is intact. Check the network and run the sink again; raise "
+                    f"{UPLOAD_TIMEOUT_ENV} (seconds, default {DEFAULT_UPLOAD_TIMEOUT:g}) for very slow links."
+                )
+                logger.warning("%s", self.error)
+                try:
+                    self._commit.abort()  # unblocks writes and wait_to_finish() in the other threads
+                except Exception as exc:
+                    logger.debug("aborting the stalled commit failed: %s", exc)
+                return
+
+    def stop(self) -> None:
+        """Stop watching and join the thread (idempotent)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +166,12 @@ _sessions_lock = threading.Lock()
 
 def _session_key() -> tuple[Any, ...]:
     # a fork or a new cache location (tests, notebooks changing HF_HOME) needs a new session
-    return (os.getpid(), os.environ.get("HF_XET_CACHE"), os.environ.get("HF_HOME"))
+    return (os.getpid(), os.environ.get("HF_XET_CACHE"), os.environ.get("HF_HOME"), _xet_env())
+
+
+def _xet_env() -> tuple[tuple[str, str], ...]:
+    # hf_xet reads HF_XET_* (e.g. HF_XET_CLIENT_RETRY_BASE_DELAY) when a config is built: a change needs a new session
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("HF_XET_") and k != "HF_XET_CACHE"))
 
 
 def xet_session(compression_policy: str = "auto") -> Any:
@@ -425,6 +519,25 @@ class UploadSession:
             custom_headers=hub.headers(auth=False),
             progress_callback=progress_callback,
         )
+        self._watchdog = _StallWatchdog(self._commit, upload_timeout(), self._describe)
+
+    def _describe(self) -> str:
+        names = [str(w.target) for w in self._writers[:3]]
+        more = f" and {len(self._writers) - 3} more file(s)" if len(self._writers) > 3 else ""
+        return (", ".join(names) + more) if names else f"files to bucket {self.bucket_id}"
+
+    @contextlib.contextmanager
+    def _watched(self) -> Iterator[None]:
+        """Finishing phase: any wait counts toward the stall limit; a stall replaces hf_xet's "cancelled" error."""
+        self._watchdog.finishing = True
+        try:
+            yield
+        except Exception as exc:
+            if self._watchdog.error is not None:
+                raise self._watchdog.error from exc
+            raise
+        finally:
+            self._watchdog.stop()
 
     def open_writer(
         self, target: BucketPath, *, content_type: str | None = None, rows: str | None = None
@@ -482,6 +595,8 @@ class UploadSession:
 
     def failure(self) -> BucketSinkError | None:
         """The first upload error recorded by any file of this session (Polars may have wrapped it)."""
+        if self._watchdog.error is not None:  # the root cause: the writers' errors are its "cancelled" echoes
+            return self._watchdog.error
         for writer in self._writers:
             failure = writer.failure()
             if failure is not None:
@@ -508,6 +623,12 @@ class UploadSession:
         the ``manifest`` (built from the finished files, stored in the same Xet commit) is
         registered alone in a final call, so its presence means every file before it is there.
         """
+        with self._watched():
+            return self._commit_files(uri=uri, manifest=manifest, delete_first=delete_first)
+
+    def _commit_files(
+        self, *, uri: str | None, manifest: ManifestBuilder | None, delete_first: Sequence[str]
+    ) -> SinkResult:
         if self._closed:
             raise UploadError("This upload session is already closed.")
         self.finish_released()
@@ -541,6 +662,7 @@ class UploadSession:
                 "run the sink again."
             ) from exc
         self._closed = True
+        self._watchdog.stop()  # all stored: registration is bounded by the Hub client's own timeouts
         mtime = now_ms()
         lines: list[Any] = [_Deletion(p) for p in delete_first]
         lines += [FileRegistration(w.target.path, m.xet_info.hash, mtime, w.content_type) for w, m in metas]
@@ -568,6 +690,10 @@ class UploadSession:
             stored, sent = session.store()
             hub.register_files(bucket_id, [f.registration(now_ms()) for f in stored])
         """
+        with self._watched():
+            return self._store_files()
+
+    def _store_files(self) -> tuple[list[StoredFile], int]:
         if self._closed:
             raise UploadError("This upload session is already closed.")
         self.finish_released()
@@ -580,6 +706,7 @@ class UploadSession:
                 f"Storing the data of {len(metas)} file(s) in Xet failed: {exc}. Nothing was registered; run it again."
             ) from exc
         self._closed = True
+        self._watchdog.stop()  # all stored: registration is bounded by the Hub client's own timeouts
         stored = [
             StoredFile(
                 w.target.path,
@@ -597,6 +724,7 @@ class UploadSession:
     def abort(self) -> None:
         """Cancel every file and the commit; nothing is registered."""
         self._closed = True
+        self._watchdog.stop()
         for writer in self._writers:
             writer.abort()
         try:
