@@ -1,4 +1,4 @@
-"""The ``hf-bucket-sink`` command line: ``demo`` and ``serve``.
+"""The ``hf-bucket-sink`` command line: ``cp``, ``sql``, ``ls``, ``du``, ``demo`` and ``serve``.
 
 Each sub-command lives in its own module; this file only parses the first word and
 turns our typed errors into one-line messages with exit code 1.
@@ -40,6 +40,26 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Start a local Hub in-process, stream a real Polars pipeline into a bucket, read it back.",
     )
     configure_demo(demo)
+
+    # cp / sql / ls / du: hf_bucket_sink.commands (imported here only for their flags; Polars loads on use)
+    from hf_bucket_sink.commands import cp, ls, sql
+
+    raw = argparse.RawDescriptionHelpFormatter
+    cp.configure_parser(sub.add_parser(
+        "cp", help="stream files (local, s3://, hf://, stdin) into a bucket, converting the format",
+        description=cp.DESCRIPTION, epilog=cp.EPILOG, formatter_class=raw,
+    ))
+    sql.configure_parser(sub.add_parser(
+        "sql", help="run a Polars SQL query over files and stream the result into a bucket",
+        description=sql.DESCRIPTION, epilog=sql.EPILOG, formatter_class=raw,
+    ))
+    ls.configure_parser(sub.add_parser(
+        "ls", help="list a bucket or a folder in it", description=ls.LS_DESCRIPTION, epilog=ls.LS_EPILOG, formatter_class=raw,
+    ))
+    ls.configure_du_parser(sub.add_parser(
+        "du", help="sizes, file counts and dedup of a bucket or folder",
+        description=ls.DU_DESCRIPTION, epilog=ls.DU_EPILOG, formatter_class=raw,
+    ))
     return parser
 
 
@@ -69,6 +89,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from hf_bucket_sink.demo import run_demo
 
         return run_demo(args)
+    if args.command in ("cp", "sql", "ls", "du"):
+        from hf_bucket_sink.commands import cp, ls, sql
+
+        run = {"cp": cp.run, "sql": sql.run, "ls": ls.run, "du": ls.run_du}[args.command]
+        return run(args)
     parser.error(f"unknown command {args.command!r}")  # argparse exits; keeps mypy happy
     return 2
 
