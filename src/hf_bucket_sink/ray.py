@@ -1,0 +1,720 @@
+"""Ray Data into and out of Storage Buckets: :class:`BucketDatasink` and :func:`read_bucket`.
+
+Needs the ``ray`` extra (``pip install "hf-bucket-sink[ray]"``); the core package never imports
+this module, so it never needs Ray::
+
+    import ray
+    from hf_bucket_sink.ray import BucketDatasink, read_bucket
+
+    ds = ray.data.read_parquet("s3://…").map_batches(clean)
+    sink = BucketDatasink("hf://buckets/me/crawl/clean/", format="parquet")
+    ds.write_datasink(sink)                       # files visible only now, all together
+    print(sink.result)                            # SinkResult: files, sizes, Xet hashes, rows
+
+    back = read_bucket("hf://buckets/me/crawl/clean/", format="parquet")   # a ray.data.Dataset
+
+How the datasink maps onto Ray's ``Datasink`` callbacks (the upload-then-register design of
+the Polars sinks, spread over a cluster):
+
+- ``on_write_start`` (driver, before any write task is submitted): resolve the token and
+  endpoint, ask the Hub for a Xet write token (proves token, bucket and write access), apply
+  ``if_exists``. Errors are typed (``AuthenticationError``, ``BucketNotFoundError``, …).
+- ``write`` (one Ray task): stream the task's blocks into one or more bucket files through one
+  hf_xet upload commit (bounded memory: one row group of Arrow data plus the upload's fixed
+  buffers), wait until every byte and the shard are stored, and return the file records
+  (path, size, Xet hash, rows). Nothing is registered: a failed or retried task leaves nothing
+  visible, and its stored bytes are simply never referenced.
+- ``on_write_complete`` (driver): register every file in path order, in ``/batch`` calls of at
+  most 1,000 lines, then ``_manifest.json`` alone (when written; the contract of partitioned
+  sinks, docs/partitioned-outputs.md). ``on_write_failed``: registers nothing and logs so.
+
+Credentials: the datasink is pickled into every task and never carries a token (its
+``__getstate__`` drops it). Workers resolve the token themselves, the documented way:
+``token_provider()`` if given (a picklable callable returning the token), else ``HF_TOKEN`` in
+the worker's environment (``ray.init(runtime_env={"env_vars": {"HF_TOKEN": …}})``), else the token
+file of ``hf auth login`` on the worker's machine. The endpoint resolved on the driver is shipped
+(it is not a secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import sys
+import time
+import types
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow.fs as pafs
+try:
+    import ray  # noqa: F401  (checked here so the message below names the extra)
+    from ray.data.block import BlockAccessor
+    from ray.data.datasource.datasink import Datasink
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "hf_bucket_sink.ray needs Ray Data: pip install 'hf-bucket-sink[ray]' (or pip install 'ray[data]')."
+    ) from exc
+
+from hf_bucket_sink.auth import HubCredentials, resolve_credentials
+from hf_bucket_sink.cdc import DEFAULT_ROW_GROUP_SIZE, _Gate, _portable, _row_groups, cdc_options
+from hf_bucket_sink.errors import (
+    AuthenticationError,
+    BucketFileExistsError,
+    CommitError,
+    InvalidOptionError,
+)
+from hf_bucket_sink.hub import BATCH_LIMIT, FileRegistration, HubClient, now_ms
+from hf_bucket_sink.paths import BucketPath
+from hf_bucket_sink.result import FileResult, SinkResult
+from hf_bucket_sink.upload import StoredFile, UploadSession, _Deletion
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from ray.data import Dataset
+
+__all__ = ["BucketDatasink", "TaskWrite", "BucketFileSystemHandler", "bucket_filesystem", "read_bucket"]
+
+logger = logging.getLogger("hf_bucket_sink")
+
+Format = Literal["parquet", "csv", "ndjson"]
+IfExists = Literal["error", "overwrite", "append"]
+
+#: extension and content type of each format's files (NDJSON as .jsonl, like the partitioned sinks)
+_FORMATS: dict[str, tuple[str, str]] = {
+    "parquet": ("parquet", "application/vnd.apache.parquet"),
+    "csv": ("csv", "text/csv"),
+    "ndjson": ("jsonl", "application/x-ndjson"),
+}
+#: rows per Parquet row group without CDC (Polars' default): ~25-60 MB of Arrow data for wide rows
+DEFAULT_PLAIN_ROW_GROUP_SIZE = 122_880
+#: a new file is started once the current one has this many bytes (checked after each row group / batch)
+DEFAULT_TARGET_BYTES_PER_FILE = 512 * 1024 * 1024
+#: rows handed to the CSV / NDJSON encoder at a time (bounds the text buffer Polars builds)
+_TEXT_BATCH_ROWS = 65_536
+#: Ray's per-write id in ``TaskContext.kwargs`` (the same for every task and retry of one write)
+_RAY_WRITE_UUID = "write_uuid"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWrite:
+    """What one ``write`` task returns to the driver: the files it stored (not registered) and how.
+
+    ``peak_rss_bytes`` is the peak resident memory of the worker process so far (Ray reuses
+    workers, so it covers earlier tasks of the same process too); ``pid`` tells workers apart.
+    """
+
+    task_idx: int
+    files: tuple[StoredFile, ...]
+    rows: int
+    uploaded_bytes: int
+    seconds: float
+    peak_rss_bytes: int
+    pid: int
+
+
+def _peak_rss() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on Linux
+
+
+def _check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOptionError(f"{name} must be an int >= 1{' or None' if allow_none else ''}; got {value!r}.")
+
+
+def _split_options(storage_options: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """Validate ``storage_options`` like the Polars sinks do; return (explicit token, explicit endpoint)."""
+    options = dict(storage_options or {})
+    resolve_credentials(options)  # unknown keys and wrong types fail now, before Ray runs anything
+    return options.get("token"), options.get("endpoint")
+
+
+def _worker_credentials(endpoint: str | None, token_provider: Callable[[], str] | None, what: str) -> HubCredentials:
+    """Credentials inside a Ray worker: ``token_provider()``, else HF_TOKEN, else the token file."""
+    options: dict[str, Any] = {"endpoint": endpoint} if endpoint else {}
+    if token_provider is not None:
+        options["token"] = token_provider()
+        if not isinstance(options["token"], str) or not options["token"].strip():
+            raise AuthenticationError(f"token_provider() returned {type(options['token']).__name__}, not a token string, in {what}.")
+    creds = resolve_credentials(options)
+    if creds.token is None:
+        raise AuthenticationError(
+            f"No Hugging Face token in the Ray worker for {what} (pid {os.getpid()}). The datasink never ships "
+            "the driver's token to workers: set HF_TOKEN for them (ray.init(runtime_env={'env_vars': "
+            "{'HF_TOKEN': ...}})), log them in (`hf auth login` on each node), or pass token_provider=<callable>."
+        )
+    return creds
+
+
+# -- writing one task's files ------------------------------------------------------------------------
+
+
+class _FileOut:
+    """One bucket file being written from Arrow tables: a format encoder over a ``_Gate`` (counts bytes)."""
+
+    def __init__(self, fmt: str, file: Any, options: Mapping[str, Any]) -> None:
+        self.fmt = fmt
+        self.gate = _Gate(file)
+        self.rows = 0
+        self._options = options
+        self._parquet: Any = None
+        self._schema: pa.Schema | None = None
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._header_written = False
+
+    @property
+    def bytes(self) -> int:
+        return self.gate.tell()
+
+    def write(self, table: pa.Table) -> None:
+        if self.fmt == "parquet":
+            self._write_parquet(table)
+        else:
+            self._write_text(table)
+        self.rows += table.num_rows
+
+    def _write_parquet(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if self._parquet is None:
+            self._schema = _portable(table.schema)
+            opts = self._options
+            self._parquet = pq.ParquetWriter(
+                self.gate,
+                self._schema,
+                compression=opts["compression"],
+                compression_level=opts["compression_level"],
+                use_content_defined_chunking=opts["cdc"] or False,
+            )
+        # regroup into exact row groups (what write_cdc_parquet does): identical input, identical bytes
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self._options["row_group_size"]:
+            self._flush_groups(final=False)
+
+    def _flush_groups(self, *, final: bool) -> None:
+        size = self._options["row_group_size"]
+        assert self._schema is not None
+        groups = list(_row_groups(self._pending, size, self._schema))
+        self._pending, self._pending_rows = [], 0
+        if not final and groups and groups[-1].num_rows < size:
+            tail = groups.pop()  # keep the short remainder for the next group
+            self._pending, self._pending_rows = [tail], tail.num_rows
+        for group in groups:
+            self._parquet.write_table(group, row_group_size=group.num_rows)
+
+    def _write_text(self, table: pa.Table) -> None:
+        import polars as pl
+
+        for start in range(0, table.num_rows, _TEXT_BATCH_ROWS):
+            frame = pl.from_arrow(table.slice(start, _TEXT_BATCH_ROWS), rechunk=False)
+            assert isinstance(frame, pl.DataFrame)
+            if self.fmt == "csv":
+                frame.write_csv(self.gate, include_header=not self._header_written)
+                self._header_written = True
+            else:
+                frame.write_ndjson(self.gate)
+
+    def close(self) -> None:
+        """Write what is pending and the Parquet footer (the upload itself is finished by the session)."""
+        if self._parquet is not None:
+            self._flush_groups(final=True)
+            self._parquet.close()
+
+    def discard(self) -> None:
+        """On failure: pyarrow writes a footer when destroyed; send it nowhere (see write_cdc_parquet)."""
+        self.gate.shut()
+        if self._parquet is not None:
+            self._parquet.is_open = False
+
+
+# -- the datasink --------------------------------------------------------------------------------------
+
+
+class BucketDatasink(Datasink[TaskWrite]):
+    """A Ray Data datasink writing a dataset into a Storage Bucket folder, registered atomically per batch.
+
+    >>> sink = BucketDatasink("hf://buckets/me/b/out/", format="parquet", if_exists="overwrite")
+    >>> ds.write_datasink(sink)
+    >>> sink.result.files[0].uri
+    'hf://buckets/me/b/out/3f9c…_000000_0000.parquet'
+
+    - ``uri``: the output folder ``hf://buckets/<namespace>/<bucket>/<dir>/``.
+    - ``format``: ``"parquet"`` (pyarrow's writer; ``compression`` default zstd,
+      ``compression_level``, ``row_group_size``, ``content_defined_chunking`` as for
+      :func:`hf_bucket_sink.sink_parquet`), ``"csv"`` or ``"ndjson"`` (Polars' encoders).
+    - ``storage_options``: ``token`` and ``endpoint``, used on the driver only (preflight and
+      registration). Workers get the endpoint; for the token see ``token_provider`` below.
+    - ``token_provider``: a picklable zero-argument callable returning the token, called in each
+      task (e.g. reading a secret manager). Default: the worker's ``HF_TOKEN``, then its token file.
+    - ``if_exists``: ``"error"`` (default: the folder must hold no file, checked in the preflight),
+      ``"overwrite"`` (files already in the folder are deleted in the first ``/batch`` call, with the
+      new files), ``"append"`` (they stay; a stale ``_manifest.json`` is deleted).
+    - ``manifest``: ``None`` (written when registration needs more than one ``/batch`` call),
+      ``True``, ``False`` - as for partitioned sinks.
+    - ``min_rows_per_write``: Ray gives each write task at least this many rows (fewer, larger
+      tasks and files). ``target_bytes_per_file``: a task starts a new file once its current one
+      has this many bytes (default 512 MiB), so a file is at most about that plus one row group.
+
+    File names: ``<dir>/<write id>_<task index:06>_<file index:04>.<ext>``. The write id is Ray's
+    id of this write; a retried task gets the same task index and writes the same names, and only
+    the attempt that returned is registered, so a retry never leaves a duplicate file.
+
+    After ``write_datasink`` returns, :attr:`result` is a :class:`~hf_bucket_sink.SinkResult`
+    (every file, sizes, Xet hashes, rows; bytes sent) and :attr:`tasks` the per-task
+    :class:`TaskWrite` records (memory, seconds).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        format: Format = "parquet",
+        storage_options: Mapping[str, Any] | None = None,
+        token_provider: Callable[[], str] | None = None,
+        if_exists: IfExists = "error",
+        manifest: bool | None = None,
+        min_rows_per_write: int | None = None,
+        target_bytes_per_file: int = DEFAULT_TARGET_BYTES_PER_FILE,
+        compression: str = "zstd",
+        compression_level: int | None = None,
+        row_group_size: int | None = None,
+        content_defined_chunking: bool | Mapping[str, int] | None = None,
+    ) -> None:
+        self.base = BucketPath.parse(uri, kind="dir")
+        if format not in _FORMATS:
+            raise InvalidOptionError(f"BucketDatasink: format must be one of {', '.join(map(repr, _FORMATS))}, not {format!r}.")
+        if if_exists not in ("error", "overwrite", "append"):
+            raise InvalidOptionError(f"BucketDatasink: if_exists must be 'error', 'overwrite' or 'append', not {if_exists!r}.")
+        if manifest not in (None, True, False):
+            raise InvalidOptionError(f"BucketDatasink: manifest must be None (only when needed), True or False, not {manifest!r}.")
+        if token_provider is not None and not callable(token_provider):
+            raise InvalidOptionError("BucketDatasink: token_provider must be a zero-argument callable returning the token.")
+        _check_positive("min_rows_per_write", min_rows_per_write, allow_none=True)
+        _check_positive("target_bytes_per_file", target_bytes_per_file)
+        cdc = cdc_options(content_defined_chunking)
+        if format != "parquet" and (cdc or compression != "zstd" or compression_level is not None or row_group_size is not None):
+            raise InvalidOptionError(
+                "BucketDatasink: compression, compression_level, row_group_size and content_defined_chunking are "
+                f"Parquet options; format={format!r} writes plain text."
+            )
+        _check_positive("row_group_size", row_group_size, allow_none=True)
+        self.format = format
+        self.if_exists = if_exists
+        self.manifest = manifest
+        self.target_bytes_per_file = target_bytes_per_file
+        self._min_rows_per_write = min_rows_per_write
+        self._token, self._endpoint = _split_options(storage_options)
+        self._token_provider = token_provider
+        self._writer_options: dict[str, Any] = {
+            "compression": compression,
+            "compression_level": compression_level,
+            "cdc": cdc,
+            "row_group_size": row_group_size or (DEFAULT_ROW_GROUP_SIZE if cdc else DEFAULT_PLAIN_ROW_GROUP_SIZE),
+        }
+        self._write_id = uuid.uuid4().hex  # replaced by Ray's write id in tasks when it gives one
+        self._schema: pa.Schema | None = None
+        self._started = 0.0
+        self._registered = 0  # files registered so far by on_write_complete (for on_write_failed's message)
+        self._to_register = 0
+        self.result: SinkResult | None = None
+        self.tasks: list[TaskWrite] = []
+        self.error: BaseException | None = None
+
+    # -- pickling: no secrets leave the driver -------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_token"] = None  # the driver's explicit token stays on the driver
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"BucketDatasink({str(self.base)!r}, format={self.format!r}, if_exists={self.if_exists!r})"
+
+    # -- Ray's Datasink interface --------------------------------------------------------------------
+    def get_name(self) -> str:
+        return "HFBucket"
+
+    @property
+    def min_rows_per_write(self) -> int | None:
+        return self._min_rows_per_write
+
+    @property
+    def supports_distributed_writes(self) -> bool:
+        return True
+
+    def _driver_hub(self) -> HubClient:
+        options: dict[str, Any] = {}
+        if self._token is not None:
+            options["token"] = self._token
+        elif self._token_provider is not None:
+            options["token"] = self._token_provider()
+        if self._endpoint is not None:
+            options["endpoint"] = self._endpoint
+        return HubClient(resolve_credentials(options))
+
+    def preflight(self) -> None:
+        """Check token, bucket, write access and ``if_exists`` now (``on_write_start`` calls it).
+
+        Call it yourself to fail before building an expensive dataset. Raises
+        ``AuthenticationError`` / ``BucketAccessDeniedError`` / ``BucketNotFoundError`` /
+        ``BucketFileExistsError``.
+        """
+        hub = self._driver_hub()
+        hub.xet_token(self.base.bucket_id, write=True)
+        self._endpoint = hub.creds.endpoint  # workers write to the Hub the driver checked
+        if self.if_exists == "error":
+            for entry in hub.list_tree(self.base.bucket_id, self.base.path, recursive=True):
+                if entry.get("type") != "directory":
+                    raise BucketFileExistsError(
+                        f"{self.base} already holds files (e.g. {entry.get('path')!r}) and if_exists='error' was given; "
+                        "nothing was written. Delete them, choose another folder, or pass if_exists='overwrite' or 'append'."
+                    )
+
+    def on_write_start(self, schema: pa.Schema | None = None) -> None:
+        """Driver, before the first write task is submitted: the preflight."""
+        self._started = time.perf_counter()
+        self._schema = schema
+        self._registered = self._to_register = 0
+        self.result, self.tasks, self.error = None, [], None
+        self.preflight()
+        logger.info("Ray write of %s into %s: preflight passed", self.format, self.base)
+
+    def write(self, blocks: Iterable[Any], ctx: Any) -> TaskWrite:
+        """One task: stream its blocks into bucket files, store them in Xet, return the records (no registration)."""
+        started = time.perf_counter()
+        task_idx = int(getattr(ctx, "task_idx", 0))
+        kwargs = getattr(ctx, "kwargs", None) or {}
+        write_id = str(kwargs.get(_RAY_WRITE_UUID) or self._write_id)
+        what = f"task {task_idx} writing into {self.base}"
+        hub = HubClient(_worker_credentials(self._endpoint, self._token_provider, what))
+        access = hub.xet_token(self.base.bucket_id, write=True)
+        ext, content_type = _FORMATS[self.format]
+        rows_total = 0
+        with UploadSession(hub, self.base.bucket_id, access) as session:
+            out: _FileOut | None = None
+            target: BucketPath | None = None
+            index = 0
+            try:
+                for block in blocks:
+                    table = BlockAccessor.for_block(block).to_arrow()
+                    if table.num_rows == 0:
+                        continue
+                    if out is None:
+                        target = self.base.join(f"{write_id}_{task_idx:06d}_{index:04d}.{ext}")
+                        out = _FileOut(self.format, session.open_writer(target, content_type=content_type), self._writer_options)
+                        index += 1
+                    out.write(table)
+                    if out.bytes >= self.target_bytes_per_file:
+                        out.close()
+                        assert target is not None
+                        session.set_rows(target, out.rows)
+                        rows_total += out.rows
+                        out = None
+                if out is not None:
+                    out.close()
+                    assert target is not None
+                    session.set_rows(target, out.rows)
+                    rows_total += out.rows
+                    out = None
+            except BaseException:
+                if out is not None:
+                    out.discard()
+                raise  # the session's __exit__ aborts every upload of this task: nothing is kept
+            stored, sent = session.store()
+        return TaskWrite(
+            task_idx=task_idx, files=tuple(stored), rows=rows_total, uploaded_bytes=sent,
+            seconds=time.perf_counter() - started, peak_rss_bytes=_peak_rss(), pid=os.getpid(),
+        )
+
+    def on_write_complete(self, write_result: Any) -> None:
+        """Driver, after every task returned: register all files in ordered batches, then the manifest."""
+        returns = getattr(write_result, "write_returns", write_result)  # WriteResult (Ray >= 2.44) or a list
+        by_task: dict[int, TaskWrite] = {}
+        for item in returns:
+            if isinstance(item, TaskWrite):
+                # a task Ray ran again (lost output) returns the same names: keep one attempt, never both
+                by_task[item.task_idx] = item
+        self.tasks = [by_task[k] for k in sorted(by_task)]
+        stored = sorted((f for t in self.tasks for f in t.files), key=lambda f: f.path)
+        paths = [f.path for f in stored]
+        if len(set(paths)) != len(paths):
+            raise CommitError(
+                f"Two write tasks returned the same file name under {self.base}; nothing was registered. "
+                "This is a bug in hf-bucket-sink's file naming: please report it."
+            )
+        hub = self._driver_hub()
+        bucket = self.base.bucket_id
+        deletions = self._deletions(hub, set(paths))
+        files = tuple(f.result for f in stored)
+        manifest_file = self._store_manifest(hub, files)
+        mtime = now_ms()
+        lines: list[Any] = [_Deletion(p) for p in deletions] + [f.registration(mtime) for f in stored]
+        self._to_register = len(stored)
+        for start in range(0, len(lines), BATCH_LIMIT):
+            chunk = lines[start : start + BATCH_LIMIT]
+            hub.register_files(bucket, chunk)
+            self._registered += sum(1 for line in chunk if isinstance(line, FileRegistration))
+        manifest_result = None
+        if manifest_file is not None:
+            hub.register_files(bucket, [manifest_file.registration(mtime)])
+            manifest_result = manifest_file.result
+        self.result = SinkResult(
+            uri=str(self.base) + ("" if self.base.path else "/"),
+            files=files,
+            seconds=time.perf_counter() - self._started if self._started else 0.0,
+            uploaded_bytes=sum(t.uploaded_bytes for t in self.tasks) + (manifest_file.result.size if manifest_file else 0),
+            manifest=manifest_result,
+        )
+        logger.info("Ray write registered: %s (%d tasks)", self.result, len(self.tasks))
+
+    def on_write_failed(self, error: Exception) -> None:
+        """Driver, when a task (or the registration) failed: register nothing more, and say what is visible."""
+        self.error = error
+        if self._registered == 0:
+            logger.warning(
+                "Ray write into %s failed (%s: %s); nothing was registered: the folder is as it was. Bytes already "
+                "stored by finished tasks are not visible and are deduplicated when you run the write again.",
+                self.base, type(error).__name__, error,
+            )
+        else:
+            logger.warning(
+                "Ray write into %s failed during registration (%s: %s) after %d of %d file(s) were registered; no "
+                "manifest was written, so readers following the manifest rule see no complete output. Run the write "
+                "again with if_exists='overwrite'.",
+                self.base, type(error).__name__, error, self._registered, self._to_register,
+            )
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _deletions(self, hub: HubClient, new_paths: set[str]) -> list[str]:
+        from hf_bucket_sink.sinks import MANIFEST_NAME
+
+        if self.if_exists == "overwrite":
+            return sorted(
+                str(e["path"]) for e in hub.list_tree(self.base.bucket_id, self.base.path, recursive=True)
+                if e.get("type") != "directory" and e.get("path") not in new_paths
+            )
+        stale = self.base.path + MANIFEST_NAME  # would describe other files than the folder now holds
+        return [stale] if hub.paths_info(self.base.bucket_id, [stale]) else []
+
+    def _store_manifest(self, hub: HubClient, files: Sequence[FileResult]) -> StoredFile | None:
+        """Build ``_manifest.json`` with the partitioned sinks' writer and store it (not registered)."""
+        import polars as pl
+
+        from hf_bucket_sink.sinks import _FORMATS as SINK_FORMATS
+        from hf_bucket_sink.sinks import _manifest_builder
+
+        try:
+            schema = pl.from_arrow(self._schema.empty_table()).schema if self._schema is not None else pl.Schema()  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - a type Polars cannot map: describe no columns rather than fail the write
+            schema = pl.Schema()
+        spec = types.SimpleNamespace(
+            key=None, include_key=None, max_rows_per_file=None, approximate_bytes_per_file=self.target_bytes_per_file
+        )
+        built = _manifest_builder(SINK_FORMATS[self.format], self.base, schema, spec, self.manifest)(files)
+        if built is None:
+            return None
+        path, body = built
+        access = hub.xet_token(self.base.bucket_id, write=True)
+        with UploadSession(hub, self.base.bucket_id, access) as session:
+            session.open_writer(path, content_type="application/json").write(body)
+            stored, _ = session.store()
+        return stored[0]
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
+    """A read-only pyarrow filesystem handler over bucket files, picklable without a token.
+
+    Paths are ``<namespace>/<bucket>/<path>``. Each process resolves its own credentials (as the
+    datasink's workers do) and reads with ranged ``GET …/resolve/…`` requests (the scan path's
+    ``RemoteFile``). Known files (from the driver's listing) need no lookup; others are looked up.
+    Wrap it with :func:`bucket_filesystem` to get a ``pyarrow.fs.PyFileSystem``.
+    """
+
+    def __init__(
+        self, entries: Iterable[Any] = (), *, endpoint: str | None = None, token_provider: Callable[[], str] | None = None
+    ) -> None:
+        self._entries = {f"{e.bucket_id}/{e.path}": e for e in entries}
+        self._endpoint = endpoint
+        self._token_provider = token_provider
+        self._transport: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_transport"] = None  # holds a HubClient with the token: never pickled
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BucketFileSystemHandler) and other._endpoint == self._endpoint and other._entries == self._entries
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _hub(self) -> HubClient:
+        from hf_bucket_sink.remote_file import ResolveRanges
+
+        if self._transport is None:
+            options: dict[str, Any] = {"endpoint": self._endpoint} if self._endpoint else {}
+            if self._token_provider is not None:
+                options["token"] = self._token_provider()
+            self._transport = ResolveRanges(HubClient(resolve_credentials(options)))
+        return self._transport.hub  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _split(path: str) -> tuple[str, str]:
+        parts = path.strip("/").split("/", 2)
+        if len(parts) < 2:
+            raise FileNotFoundError(f"{path!r} is not <namespace>/<bucket>/<path>")
+        return f"{parts[0]}/{parts[1]}", parts[2] if len(parts) == 3 else ""
+
+    def _entry(self, path: str) -> Any:
+        from hf_bucket_sink.errors import BucketFileNotFoundError
+        from hf_bucket_sink.remote_file import RemoteEntry
+
+        entry = self._entries.get(path)
+        if entry is None:
+            bucket, key = self._split(path)
+            found = [i for i in self._hub().paths_info(bucket, [key]) if i.get("type", "file") == "file"]
+            if not found:
+                raise BucketFileNotFoundError(f"hf://buckets/{path} was not found.")
+            entry = self._entries[path] = RemoteEntry.from_listing(bucket, found[0])
+        return entry
+
+    # pyarrow.fs.FileSystemHandler
+    def get_type_name(self) -> str:
+        return "hf-buckets"
+
+    def normalize_path(self, path: str) -> str:
+        return path
+
+    def get_file_info(self, paths: list[str]) -> list[Any]:
+        infos = []
+        for p in paths:
+            try:
+                infos.append(pafs.FileInfo(p, pafs.FileType.File, size=self._entry(p).size))
+            except FileNotFoundError:
+                infos.append(pafs.FileInfo(p, pafs.FileType.NotFound))
+        return infos
+
+    def get_file_info_selector(self, selector: Any) -> list[Any]:
+        from hf_bucket_sink.remote_file import RemoteEntry
+
+        bucket, key = self._split(selector.base_dir)
+        prefix = key.rstrip("/") + "/" if key else ""
+        infos = []
+        for item in self._hub().list_tree(bucket, prefix, recursive=selector.recursive):
+            path = f"{bucket}/{item['path']}"
+            if item.get("type") == "directory":
+                infos.append(pafs.FileInfo(path, pafs.FileType.Directory))
+            else:
+                entry = self._entries.setdefault(path, RemoteEntry.from_listing(bucket, item))
+                infos.append(pafs.FileInfo(path, pafs.FileType.File, size=entry.size))
+        return infos
+
+    def open_input_file(self, path: str) -> Any:
+        import pyarrow as pa
+
+        from hf_bucket_sink.remote_file import RemoteFile
+
+        entry = self._entry(path)
+        self._hub()
+        return pa.PythonFile(RemoteFile(entry, self._transport), mode="r")
+
+    def open_input_stream(self, path: str) -> Any:
+        return self.open_input_file(path)
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        import pyarrow as pa
+
+        raise pa.ArrowNotImplementedError("hf://buckets reads through this filesystem are read-only; write with BucketDatasink")
+
+    create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = _read_only
+    delete_file = move = copy_file = open_output_stream = open_append_stream = _read_only
+
+
+def bucket_filesystem(
+    entries: Iterable[Any] = (), *, endpoint: str | None = None, token_provider: Callable[[], str] | None = None
+) -> Any:
+    """A ``pyarrow.fs.PyFileSystem`` over buckets for ``ray.data.read_*(paths, filesystem=...)``.
+
+    >>> fs = bucket_filesystem(endpoint="https://huggingface.co")
+    >>> ray.data.read_parquet("me/b/out/", filesystem=fs)      # paths without hf://buckets/
+    """
+    return pafs.PyFileSystem(BucketFileSystemHandler(entries, endpoint=endpoint, token_provider=token_provider))
+
+
+def _settle_fsspec_http_import() -> None:
+    """Work around a race in Ray Data's threaded file listing (seen with Ray 2.60).
+
+    Ray checks every path with ``from fsspec.implementations.http import HTTPFileSystem`` and
+    treats ``ModuleNotFoundError`` as "no HTTP filesystem". Without ``aiohttp`` that import fails,
+    and when several listing threads try it at once some get a half-initialised module and an
+    ``ImportError`` that Ray does not catch (4 files were enough). If the import fails here, mark
+    the module as absent (``None`` in ``sys.modules``) so every later attempt fails the same,
+    caught way. Nothing changes when aiohttp is installed.
+    """
+    name = "fsspec.implementations.http"
+    if name in sys.modules:
+        return
+    try:
+        __import__(name)
+    except ModuleNotFoundError:
+        sys.modules[name] = None  # type: ignore[assignment]
+    except ImportError:  # some other breakage: leave it to Ray
+        pass
+
+
+def read_bucket(
+    source: str | Sequence[str],
+    *,
+    format: Format = "parquet",
+    storage_options: Mapping[str, Any] | None = None,
+    token_provider: Callable[[], str] | None = None,
+    **read_options: Any,
+) -> Dataset:
+    """A Ray ``Dataset`` over bucket files: a file, a folder, a glob (``**`` spans folders), or a list.
+
+    >>> ds = read_bucket("hf://buckets/me/b/out/", format="parquet", columns=["id"])
+    >>> ds = read_bucket("hf://buckets/me/b/logs/**/*.jsonl", format="ndjson")
+
+    Lists on the driver (hidden names such as ``_manifest.json`` skipped, as the Polars scans do),
+    then calls ``ray.data.read_parquet`` / ``read_csv`` / ``read_json`` (one row per line) with
+    ``read_options`` and a :func:`bucket_filesystem` holding the listing: Parquet tasks range-read
+    only the columns and row groups they need. Workers resolve the token as for the datasink.
+    """
+    import ray.data
+
+    from hf_bucket_sink.scan import _list_sources
+
+    if format not in _FORMATS:
+        raise InvalidOptionError(f"read_bucket: format must be one of {', '.join(map(repr, _FORMATS))}, not {format!r}.")
+    hub = HubClient(resolve_credentials(storage_options))
+    sources = _list_sources(hub, source, format, glob=True, hidden=(".", "_"))
+    fs = bucket_filesystem(sources.files, endpoint=hub.creds.endpoint, token_provider=token_provider)
+    _settle_fsspec_http_import()
+    paths = [f"{e.bucket_id}/{e.path}" for e in sources.files]
+    if format == "parquet":
+        return ray.data.read_parquet(paths, filesystem=fs, **read_options)
+    if format == "csv":
+        return ray.data.read_csv(paths, filesystem=fs, **read_options)
+    # Ray's pyarrow JSON reader reads newline-delimited JSON (``lines=True`` selects a pandas
+    # reader that refuses a filesystem)
+    return ray.data.read_json(paths, filesystem=fs, **read_options)
+
