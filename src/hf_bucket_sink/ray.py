@@ -93,8 +93,9 @@ _FORMATS: dict[str, tuple[str, str]] = {
 DEFAULT_PLAIN_ROW_GROUP_SIZE = 122_880
 #: a new file is started once the current one has this many bytes (checked after each row group / batch)
 DEFAULT_TARGET_BYTES_PER_FILE = 512 * 1024 * 1024
-#: rows handed to the CSV / NDJSON encoder at a time (bounds the text buffer Polars builds)
-_TEXT_BATCH_ROWS = 65_536
+#: rows handed to the CSV / NDJSON encoder at a time: bounds the text buffer Polars builds, and is
+#: the granularity at which a text file is closed once it reaches ``target_bytes_per_file``
+_TEXT_BATCH_ROWS = 4_096
 #: Ray's per-write id in ``TaskContext.kwargs`` (the same for every task and retry of one write)
 _RAY_WRITE_UUID = "write_uuid"
 
@@ -213,14 +214,13 @@ class _FileOut:
     def _write_text(self, table: pa.Table) -> None:
         import polars as pl
 
-        for start in range(0, table.num_rows, _TEXT_BATCH_ROWS):
-            frame = pl.from_arrow(table.slice(start, _TEXT_BATCH_ROWS), rechunk=False)
-            assert isinstance(frame, pl.DataFrame)
-            if self.fmt == "csv":
-                frame.write_csv(self.gate, include_header=not self._header_written)
-                self._header_written = True
-            else:
-                frame.write_ndjson(self.gate)
+        frame = pl.from_arrow(table, rechunk=False)
+        assert isinstance(frame, pl.DataFrame)
+        if self.fmt == "csv":
+            frame.write_csv(self.gate, include_header=not self._header_written)
+            self._header_written = True
+        else:
+            frame.write_ndjson(self.gate)
 
     def close(self) -> None:
         """Write what is pending and the Parquet footer (the upload itself is finished by the session)."""
@@ -407,19 +407,21 @@ class BucketDatasink(Datasink[TaskWrite]):
             try:
                 for block in blocks:
                     table = BlockAccessor.for_block(block).to_arrow()
-                    if table.num_rows == 0:
-                        continue
-                    if out is None:
-                        target = self.base.join(f"{write_id}_{task_idx:06d}_{index:04d}.{ext}")
-                        out = _FileOut(self.format, session.open_writer(target, content_type=content_type), self._writer_options)
-                        index += 1
-                    out.write(table)
-                    if out.bytes >= self.target_bytes_per_file:
-                        out.close()
-                        assert target is not None
-                        session.set_rows(target, out.rows)
-                        rows_total += out.rows
-                        out = None
+                    # text is encoded a slice at a time, so a file can end inside a large block
+                    step = _TEXT_BATCH_ROWS if self.format != "parquet" else max(table.num_rows, 1)
+                    for start in range(0, table.num_rows, step):
+                        if out is None:
+                            target = self.base.join(f"{write_id}_{task_idx:06d}_{index:04d}.{ext}")
+                            writer = session.open_writer(target, content_type=content_type)
+                            out = _FileOut(self.format, writer, self._writer_options)
+                            index += 1
+                        out.write(table.slice(start, step))
+                        if out.bytes >= self.target_bytes_per_file:
+                            out.close()
+                            assert target is not None
+                            session.set_rows(target, out.rows)
+                            rows_total += out.rows
+                            out = None
                 if out is not None:
                     out.close()
                     assert target is not None
@@ -558,6 +560,8 @@ class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        # unpickled in a Ray worker, before Ray's listing threads check this filesystem
+        _settle_fsspec_http_import()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BucketFileSystemHandler) and other._endpoint == self._endpoint and other._entries == self._entries
@@ -657,6 +661,7 @@ def bucket_filesystem(
     >>> fs = bucket_filesystem(endpoint="https://huggingface.co")
     >>> ray.data.read_parquet("me/b/out/", filesystem=fs)      # paths without hf://buckets/
     """
+    _settle_fsspec_http_import()
     return pafs.PyFileSystem(BucketFileSystemHandler(entries, endpoint=endpoint, token_provider=token_provider))
 
 
@@ -666,7 +671,8 @@ def _settle_fsspec_http_import() -> None:
     Ray checks every path with ``from fsspec.implementations.http import HTTPFileSystem`` and
     treats ``ModuleNotFoundError`` as "no HTTP filesystem". Without ``aiohttp`` that import fails,
     and when several listing threads try it at once some get a half-initialised module and an
-    ``ImportError`` that Ray does not catch (4 files were enough). If the import fails here, mark
+    ``ImportError`` that Ray does not catch (4 files were enough; on the driver and in the
+    workers' ListFiles tasks). Called where our filesystem is built or unpickled: if the import fails, mark
     the module as absent (``None`` in ``sys.modules``) so every later attempt fails the same,
     caught way. Nothing changes when aiohttp is installed.
     """
@@ -708,7 +714,6 @@ def read_bucket(
     hub = HubClient(resolve_credentials(storage_options))
     sources = _list_sources(hub, source, format, glob=True, hidden=(".", "_"))
     fs = bucket_filesystem(sources.files, endpoint=hub.creds.endpoint, token_provider=token_provider)
-    _settle_fsspec_http_import()
     paths = [f"{e.bucket_id}/{e.path}" for e in sources.files]
     if format == "parquet":
         return ray.data.read_parquet(paths, filesystem=fs, **read_options)
