@@ -282,6 +282,8 @@ def _cdc_writer_options(sink_options: Mapping[str, Any]) -> dict[str, Any]:
 # -- the one sink ------------------------------------------------------------------------------------
 
 
+
+
 def _check_if_exists(hub: HubClient, target: BucketPath | _Partitioned, if_exists: str) -> list[str]:
     """Apply ``if_exists`` before the query runs; returns paths to delete with the registration."""
     if isinstance(target, BucketPath):
