@@ -614,8 +614,17 @@ class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
             try:
                 infos.append(pafs.FileInfo(p, pafs.FileType.File, size=self._entry(p).size))
             except FileNotFoundError:
-                infos.append(pafs.FileInfo(p, pafs.FileType.NotFound))
+                infos.append(pafs.FileInfo(p, pafs.FileType.Directory if self._is_dir(p) else pafs.FileType.NotFound))
         return infos
+
+    def _is_dir(self, path: str) -> bool:
+        """A folder exists in a bucket when some file lives under it (buckets have no empty folders)."""
+        try:
+            bucket, key = self._split(path)
+        except FileNotFoundError:
+            return False
+        prefix = key.rstrip("/") + "/" if key else ""
+        return next(iter(self._hub().list_tree(bucket, prefix, recursive=False)), None) is not None
 
     def get_file_info_selector(self, selector: Any) -> list[Any]:
         from hf_bucket_sink.remote_file import RemoteEntry
