@@ -287,6 +287,41 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+#: companion benchmarks, each a script that writes its own report under docs/ (linked from the main one):
+#: name -> (script and arguments, report, what it measures)
+COMPANIONS: dict[str, tuple[list[str], str, str]] = {
+    "dedup": (["benchmarks/dedup.py"], "benchmarks-dedup.md", "W1 re-sinks after edits: Polars writer vs CDC writer (issue 8)"),
+    "partitions": (["benchmarks/partitions.py"], "benchmarks-partitions.md", "peak RSS at 1-1,000 partitions (issue 5)"),
+    "ray": (["benchmarks/ray_datasink.py"], "benchmarks-ray.md", "Ray Data datasink with 1 and 2 workers (issue 9; needs the [ray] extra)"),
+}
+
+
+def run_companions(selected: set[str], log: Any) -> list[str]:
+    """Run the selected companion scripts in fresh processes; returns the names that failed."""
+    failed = []
+    for name, (command, _report_name, _what) in COMPANIONS.items():
+        if name not in selected:
+            continue
+        if name == "ray" and importlib.util.find_spec("ray") is None:
+            log("  ray: skipped (ray is not installed: pip install 'hf-bucket-sink[ray]')")
+            continue
+        log(f"companion benchmark {name}: {' '.join(command)}")
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, *command], cwd=REPO, check=False)
+        log(f"  {name}: exit {done.returncode} in {time.perf_counter() - t0:.0f} s")
+        if done.returncode != 0:
+            failed.append(name)
+    return failed
+
+
+def companion_section() -> str:
+    lines = ["", "## Companion reports", "", "Run by the same command (`--only dedup partitions ray` for just these); each regenerates its own page:", ""]
+    for name, (command, report_name, what) in COMPANIONS.items():
+        lines.append(f"- [{report_name}]({report_name}) — {what} (`{' '.join(command)}`)")
+    lines.append("- [benchmarks-read.md](benchmarks-read.md) — bytes fetched by Parquet projection and row-group pushdown (asserted in tests/integration/test_scan.py)")
+    return "\n".join(lines) + "\n"
+
+
 def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
     """Variant names selected by ``--only`` (groups expanded); ``--quick`` drops the bigger scale."""
     tag = f"w1x{big_scale:g}"
@@ -299,6 +334,8 @@ def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
         "w3": ["w3"],
         "tuning": ["w1-bucket-nocompress", "w1-bucket-cc2"],
         "throughput": ["throughput"],
+        # companion benchmarks: their own script and report (see COMPANIONS)
+        **{name: [name] for name in COMPANIONS},
     }
     every = [v for vs in groups.values() for v in vs]
     if not only:
@@ -313,7 +350,7 @@ def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
             else:
                 raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join([*groups, *every])}")
     if quick:
-        chosen = [c for c in chosen if not c.startswith("w1x")]
+        chosen = [c for c in chosen if not c.startswith("w1x") and (only or c not in COMPANIONS)]
     return list(dict.fromkeys(chosen))
 
 
@@ -358,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         if "throughput" in selected:
             bench.log("local Hub throughput")
             bench.guarded("throughput", bench.throughput)
+        companion_failures = run_companions(selected, bench.log)
     finally:
         _rmtree(bench.tmp)
     info["loadavg_end"] = os.getloadavg()
@@ -366,12 +404,14 @@ def main(argv: list[str] | None = None) -> int:
 
     report_path: Path = args.report
     _report.write_report(report_path, bench, info)
+    with open(report_path, "a", encoding="utf-8") as report:
+        report.write(companion_section())
     raw = cache_dir() / "bench" / "last-run.json"  # raw figures for debugging; never committed
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(_report.raw(bench, info), indent=1, default=str))
     bench.log(f"wrote {report_path} and plots in {report_path.parent / 'img'}; raw figures in {raw}")
     bench.log(f"done in {info['duration_s'] / 60:.1f} min")
-    return 1 if bench.failures else 0
+    return 1 if bench.failures or companion_failures else 0
 
 
 if __name__ == "__main__":
