@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FileResult", "SinkResult"]
+__all__ = ["FileResult", "SinkResult", "human_bytes"]
 
 
-def _human(n: float) -> str:
+def human_bytes(n: float) -> str:
+    """``1234567`` -> ``'1.2 MB'`` (decimal units, as the Hub shows sizes)."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -84,7 +85,7 @@ class SinkResult:
         rate = self.size / self.seconds if self.seconds > 0 else 0.0
         n = len(self.files)
         return (
-            f"{self.uri}: {_human(self.size)} in {n} file{'s' if n != 1 else ''}, {self.seconds:.1f} s "
-            f"({_human(rate)}/s); new {_human(self.new_bytes)}, deduplicated {_human(self.deduplicated_bytes)} "
-            f"({100 * self.dedup_ratio:.1f}%), sent {_human(self.uploaded_bytes)}"
+            f"{self.uri}: {human_bytes(self.size)} in {n} file{'s' if n != 1 else ''}, {self.seconds:.1f} s "
+            f"({human_bytes(rate)}/s); new {human_bytes(self.new_bytes)}, deduplicated {human_bytes(self.deduplicated_bytes)} "
+            f"({100 * self.dedup_ratio:.1f}%), sent {human_bytes(self.uploaded_bytes)}"
         )

@@ -35,6 +35,7 @@ from hf_bucket_sink.errors import (
 )
 from hf_bucket_sink.paths import BucketPath, is_bucket_uri
 from hf_bucket_sink.progress import progress_enabled, progress_extra
+from hf_bucket_sink.result import human_bytes
 
 if TYPE_CHECKING:
     import polars as pl
@@ -136,15 +137,6 @@ def one_line_errors(run: Callable[[argparse.Namespace], int]) -> Callable[[argpa
             raise flat from exc
 
     return wrapper
-
-
-def human_bytes(n: float) -> str:
-    """``1234567`` -> ``'1.2 MB'`` (decimal units, as the Hub shows sizes)."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
 
 
 # -- flags ----------------------------------------------------------------------------------------
