@@ -53,16 +53,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
         yield h
 
 
-@pytest.fixture
-def api(hub: LocalHub) -> HfApi:
-    return HfApi(endpoint=hub.url, token=hub.token)
-
-
-@pytest.fixture
-def opts(hub: LocalHub) -> dict[str, str]:
-    return {"token": hub.token, "endpoint": hub.url}
-
-
 def uri(hub: LocalHub, path: str) -> str:
     return f"hf://buckets/{hub.user}/{BUCKET}/{path}"
 

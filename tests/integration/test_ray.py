@@ -64,11 +64,6 @@ def cluster(hub: LocalHub) -> Iterator[None]:
                 os.environ[k] = v
 
 
-@pytest.fixture
-def opts(hub: LocalHub) -> dict[str, str]:
-    return {"token": hub.token, "endpoint": hub.url}
-
-
 def uri(hub: LocalHub, folder: str) -> str:
     return f"hf://buckets/{hub.user}/{BUCKET}/{folder}/"
 

@@ -74,11 +74,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
 
 
 @pytest.fixture
-def opts(hub: LocalHub) -> dict[str, str]:
-    return {"token": hub.token, "endpoint": hub.url}
-
-
-@pytest.fixture
 def uri(hub: LocalHub) -> Callable[[str], str]:
     return lambda path: f"hf://buckets/{hub.user}/scan/{path}"
 

@@ -45,16 +45,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
         yield h
 
 
-@pytest.fixture
-def api(hub: LocalHub) -> HfApi:
-    return HfApi(endpoint=hub.url, token=hub.token)
-
-
-@pytest.fixture
-def opts(hub: LocalHub) -> dict[str, str]:
-    return {"token": hub.token, "endpoint": hub.url}
-
-
 @pytest.fixture(scope="module")
 def lineitem() -> Path:
     return tpch_lineitem(0.01)
