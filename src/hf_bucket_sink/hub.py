@@ -89,6 +89,16 @@ class FileRegistration:
         return line
 
 
+def _timeout() -> httpx2.Timeout:
+    """Per-request limit for Hub calls: huggingface_hub's shared session has none, so a Hub that
+    stops answering would hang a sink forever. Same knob as the upload stall limit
+    (``HF_BUCKET_SINK_UPLOAD_TIMEOUT``, seconds; 0 = no limit)."""
+    from hf_bucket_sink.upload import upload_timeout  # late: upload imports this module
+
+    limit = upload_timeout()
+    return httpx2.Timeout(limit, connect=min(limit, 30.0)) if limit is not None else httpx2.Timeout(None)
+
+
 def _server_message(response: httpx2.Response) -> str:
     message = response.headers.get("X-Error-Message", "")
     try:
@@ -125,6 +135,7 @@ class HubClient:
 
     def _request(self, method: str, url: str, *, action: str, bucket_id: str, retries: int = 5, **kwargs: Any) -> httpx2.Response:
         try:
+            kwargs.setdefault("timeout", _timeout())
             response = http_backoff(method, url, max_retries=retries, **kwargs)  # type: ignore[arg-type]
         except httpx2.HTTPError as exc:
             raise HubResponseError(
@@ -255,6 +266,7 @@ class HubClient:
                 self.resolve_url(bucket_id, path),
                 headers={**self.headers(), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"},
                 follow_redirects=True,  # production answers with a CDN redirect; httpx drops auth off-origin
+                timeout=_timeout(),
             )
         except httpx2.HTTPError as exc:
             raise HubResponseError(
@@ -290,6 +302,7 @@ class HubClient:
                     f"{self.creds.endpoint}/api/buckets/{bucket_id}/batch",
                     headers={**self.headers(), "Content-Type": "application/x-ndjson"},
                     content=body,
+                    timeout=_timeout(),
                 )
             except httpx2.HTTPError as exc:
                 raise CommitError(
