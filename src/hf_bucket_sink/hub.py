@@ -183,9 +183,12 @@ class HubClient:
         try:
             return response.json()
         except ValueError as exc:
+            text = response.text.strip()
+            # an HTML page (proxy, captive portal, error page) says nothing useful verbatim: name it
+            shown = "an HTML page" if text.startswith("<") else (repr(text[:120]) if text else "an empty body")
             raise HubResponseError(
                 f"The Hub at {self.creds.endpoint} sent a reply that is not JSON while {action} "
-                f"(HTTP {response.status_code}, {response.text[:120]!r}). Check the endpoint URL points at a Hub."
+                f"(HTTP {response.status_code}, {shown}). Check the endpoint URL points at a Hub, not a proxy or web page."
             ) from exc
 
     # -- calls -------------------------------------------------------------------------------------
@@ -314,6 +317,13 @@ class HubClient:
                 self._raise(response, action=action, bucket_id=bucket_id)
             # the report comes with 200 (some may have failed) and 422 (all failed)
             report = self._json(response, action=action) if response.content else {}
+            if not isinstance(report, dict) or (report and not {"success", "processed", "failed"} & report.keys()):
+                # 200 with a body we cannot read: we cannot tell which files were registered
+                raise CommitError(
+                    f"The Hub at {self.creds.endpoint} answered the registration of {len(chunk)} file(s) in "
+                    f"{bucket_id!r} with {type(report).__name__} instead of a report ({response.text[:120]!r}); some "
+                    "files may not be visible. Run the sink again (the bytes are deduplicated) and check the bucket."
+                )
             failed = report.get("failed") if isinstance(report, dict) else None
             if failed or response.status_code == 422:
                 failed = failed if isinstance(failed, list) else []
