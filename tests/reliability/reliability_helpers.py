@@ -27,3 +27,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
 def client_threads() -> list[str]:
     """Threads of the sink (uploader, watchdog) still alive."""
     return [t.name for t in threading.enumerate() if t.name.startswith("hf-bucket-sink")]
+
+
+def record(test: str, **figures: Any) -> None:
+    """Append figures (faults injected, files checked…) to ``$HF_BUCKET_SINK_FAULT_LOG`` (JSON lines), if set.
+
+    ``benchmarks/soak.py`` sets it and sums the lines into the figures of docs/reliability.md.
+    """
+    import json
+
+    target = os.environ.get("HF_BUCKET_SINK_FAULT_LOG")
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"test": test, **figures}) + "\n")

@@ -25,7 +25,7 @@ import hf_bucket_sink
 from hf_bucket_sink import InvalidOptionError, UploadError
 from hf_bucket_sink.upload import DEFAULT_UPLOAD_TIMEOUT, UPLOAD_TIMEOUT_ENV, upload_timeout
 
-from reliability_helpers import SCALE, client_threads, wait_for
+from reliability_helpers import SCALE, client_threads, record, wait_for
 
 
 def _frame(seed: int, rows: int) -> pl.DataFrame:
@@ -74,6 +74,8 @@ def _flaky_round(local_hub_factory: Any, tmp_path: Path, *, sinks: int, rows: in
         assert _download(api, "local/data", f"part-{i}.parquet", tmp_path) == expected, f"sink {i} differs"
     injected = hub.stats()["faults"]["injected"]
     assert client_threads() == []
+    record("cas_faults", sinks=sinks, files_verified=sinks, bytes_lost=0, errors=injected.get("errors", 0),
+           drops=injected.get("drops", 0), rows=sinks * rows)
     return injected
 
 
@@ -150,6 +152,7 @@ def test_dead_server_mid_upload_fails_in_bounded_time(
     # and the sink works again once the server is back
     hf_bucket_sink.sink_parquet(pl.DataFrame({"version": [2]}), uri, storage_options=opts)
     assert pl.read_parquet(_download(api, "local/data", "precious.parquet", tmp_path))["version"].to_list() == [2]
+    record("dead_server", seconds_to_fail_after_dark=round(failed_at - went_dark[0], 2), limit=limit)
 
 
 # -- Ctrl-C while the upload (not the query) is the bottleneck ---------------------------------------------
@@ -171,6 +174,7 @@ def test_keyboard_interrupt_while_blocked_on_a_slow_link(local_hub_factory: Any,
     elapsed = time.monotonic() - started
     timer.join()
     assert elapsed < 1.5 + 5, f"control came back after {elapsed:.1f} s"
+    record("ctrl_c", seconds_to_return_after_interrupt=round(elapsed - 1.5, 2))
     # nothing registered, previous version intact
     assert pl.read_parquet(_download(api, "local/data", "interrupted.parquet", tmp_path)).equals(v1)
     # no thread left behind: ours, and none started during the sink (hf_xet's runtime was torn down)
@@ -204,6 +208,7 @@ def test_short_lived_cas_tokens_are_refreshed(local_hub_factory: Any, tmp_path: 
     # tokens issued during the sink: the preflight's, then hf_xet's refreshes (on use, once stale)
     assert refreshed >= (3 if ttl < 30 else 2), refreshed
     assert _download(api, "local/data", "long.parquet", tmp_path) == _local_bytes(lf, tmp_path)
+    record("token_expiry", ttl=ttl, tokens_issued=refreshed, upload_seconds=round(took, 1))
 
 
 # -- backpressure end to end on a bandwidth-capped server ----------------------------------------------------
@@ -258,3 +263,5 @@ def test_bandwidth_capped_server_keeps_client_memory_bounded(local_hub_factory: 
     assert received < 10e6 * (seconds + 2), received
     assert second - base < PEAK_RSS_BOUND, f"peak {(second - base) >> 20} MB above the start"
     assert second - first < FLAT_GROWTH, f"memory still growing: {first >> 20} -> {second >> 20} MB"
+    record("bandwidth_memory", peak_above_start_mb=(second - base) >> 20, growth_second_half_mb=(second - first) >> 20,
+           seconds=seconds)

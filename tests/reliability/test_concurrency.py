@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import HfApi
 
 import hf_bucket_sink
-from reliability_helpers import SCALE
+from reliability_helpers import SCALE, record
 
 _WRITER = r"""
 import sys, polars as pl, hf_bucket_sink
@@ -45,6 +45,7 @@ def _processes(hub: Any, tmp_path: Path, writers: int, rows: int) -> None:
     for i in range(writers):
         df = pl.read_parquet(tmp_path / f"w{i}.parquet")
         assert df["writer"].unique().to_list() == [i] and df.height == rows
+    record("processes", writers=writers, files_verified=writers, bytes_lost=0)
 
 
 def test_eight_processes_sink_to_one_bucket(local_hub: Any, tmp_path: Path) -> None:
@@ -83,6 +84,7 @@ def _race(hub: Any, tmp_path: Path, rounds: int, rows: int) -> None:
         api.download_bucket_files("local/race", [("same.parquet", str(local))], raise_on_missing_files=True)
         got = pl.read_parquet(local)
         assert got.equals(versions[1]) or got.equals(versions[2]), f"round {r}: a mix of both writers"
+    record("race", rounds=rounds, mixed_versions=0)
 
 
 def test_two_writers_racing_on_one_path_leave_one_whole_version(local_hub: Any, tmp_path: Path) -> None:

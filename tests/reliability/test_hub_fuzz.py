@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -114,7 +115,7 @@ def _send(hub: LocalHub, method: str, path: str, body: bytes | None, token: str 
         conn.close()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("HF_BUCKET_SINK_FUZZ_EXAMPLES", "400")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     op=st.sampled_from(openapi.OPERATIONS),
     values=st.fixed_dictionaries({k: _SEGMENT for k in openapi.SAMPLES}),
