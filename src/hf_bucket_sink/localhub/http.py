@@ -56,7 +56,8 @@ IO_BLOCK = 1 << 20
 THROTTLED_BLOCK = 64 << 10
 #: Unread request bodies up to this size are drained (keep-alive); larger ones close the connection.
 MAX_DRAIN = 256 << 20
-#: Idle keep-alive connections are closed after this many seconds without a request.
+#: Former idle limit, kept for importers; the server now uses ``client_timeout`` (CLIENT_TIMEOUT) for idle
+#: keep-alive connections and for silence mid-request alike.
 IDLE_TIMEOUT = 300.0
 #: Default limit on the silence of a client in the middle of a request (headers or body), in seconds.
 CLIENT_TIMEOUT = 60.0
