@@ -193,7 +193,7 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
 
     # ---- W1 absolute figures
     out += ["## W1: TPC-H lineitem scale 1 (and the other client variants)", ""]
-    order = ["w1-local", "w1-bucket", "w1-workaround", "w1-bucket-nocompress", "w1-bucket-cc2", f"w1x{big:g}-local",
+    order = ["w1-local", "w1-bucket", "w1-workaround", "w1-bucket-auto", "w1-bucket-cc2", f"w1x{big:g}-local",
              f"w1x{big:g}-bucket", "w1-bucket-throttled", "w1-local-throttled", f"w1x{big:g}-bucket-throttled",
              f"w1x{big:g}-bucket-throttled-cc2", f"w1x{big:g}-local-throttled"]
     out += _variant_table(bench, order)
@@ -310,10 +310,10 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
 
     # ---- tuning
     out += ["## hf_xet tuning: xorb compression policy", ""]
-    auto, none = _get(bench, "w1-bucket"), _get(bench, "w1-bucket-nocompress")
+    auto, none = _get(bench, "w1-bucket-auto"), _get(bench, "w1-bucket")
     if auto and none:
         rows = []
-        for v, policy in ((auto, "auto (default)"), (none, "none")):
+        for v, policy in ((auto, "auto"), (none, "none (default for compressed Parquet/IPC)")):
             rows.append([policy, _fmt(v.median("op_wall_s")), _fmt(v.median("op_cpu_s")), _fmt(v.median("maxrss_bytes") / MB, 0),
                          _fmt(v.child_median("uploaded_bytes") / MB), _fmt(v.median("server_cpu_s"))])
         out += _table(["compression_policy", "sink wall (s)", "client CPU (s)", "peak RSS (MB)", "sent (MB)", "server CPU (s)"], rows)
@@ -324,10 +324,10 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
         out += [
             "",
             f"none / auto: wall {_fmt(w, 2, '×')}, client CPU {_fmt(c, 2, '×')}. Better on this workload: **{better}** "
-            "(judged on client CPU, which is less noisy than wall time on a shared machine; under 3% counts as noise). `sink_parquet` has no parameter for `UploadTuning`, and the "
-            "library sets hf_xet's `xorb.compression_policy` explicitly, so the `HF_XET_XORB_COMPRESSION_POLICY` env var "
-            "would be ignored; the benchmark child therefore swaps the `UploadTuning` name that `sinks.py` looks up "
-            "for one with `compression_policy=\"none\"` — the production code path otherwise.",
+            "(judged on client CPU, which is less noisy than wall time on a shared machine; under 3% counts as noise). The library "
+            "uses `none` for zstd/snappy-compressed Parquet and IPC (their pages do not shrink under LZ4) and `auto` for text; "
+            "the benchmark child forces `auto` by swapping the `UploadTuning` name that `sinks.py` looks up — the production "
+            "code path otherwise.",
             "",
         ]
     else:
@@ -341,16 +341,15 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
     if default or capped or thr_default or thr_capped:
         out += [
             "hf_xet grows its number of concurrent xorb uploads adaptively (`client.ac_max_upload_concurrency`, "
-            "default 64) and every upload in flight holds a whole xorb (up to 64 MB) in memory. Capped here with "
-            f"`HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY={cc}` in the client's environment (hf_xet reads "
-            "`HF_XET_<GROUP>_<KEY>`; the library only overrides the compression policy, so the setting reaches the "
-            "production code path).",
+            "its default maximum 64) and every upload in flight holds a whole xorb (up to 64 MB) in memory. The library "
+            "caps it at 2 (`HF_BUCKET_SINK_MAX_UPLOAD_CONCURRENCY`); the other rows lift the cap to "
+            f"{cc} through that variable in the client's environment (the production code path otherwise).",
             "",
         ]
         rows = []
-        for v, what in ((default, "adaptive, ≤ 64 (default), W1"), (capped, f"≤ {cc}, W1"),
-                        (thr_default, f"adaptive, ≤ 64 (default), W1x{big:g} at 20 MB/s"),
-                        (thr_capped, f"≤ {cc}, W1x{big:g} at 20 MB/s")):
+        for v, what in ((default, "≤ 2 (library default), W1"), (capped, f"≤ {cc} (uncapped), W1"),
+                        (thr_default, f"≤ 2 (library default), W1x{big:g} at 20 MB/s"),
+                        (thr_capped, f"≤ {cc} (uncapped), W1x{big:g} at 20 MB/s")):
             if v:
                 rows.append([what, str(len(v.runs)), _fmt(v.median("op_wall_s")), _fmt(v.median("op_cpu_s")),
                              _fmt(v.median("maxrss_bytes") / MB, 0)])
@@ -419,12 +418,10 @@ def _target_notes(bench: Bench, measured: dict[str, float | None]) -> list[str]:
     thr_big = measured["throttled_big"]
     capped = _ratio(_med(bench, f"w1x{big}-bucket-throttled-cc2", "maxrss_bytes"), _med(bench, f"w1x{big}-local", "maxrss_bytes"))
     if thr_big is not None and thr_big > TARGETS["throttled_big"][1]:
-        text = (f"Slow link at W1x{big}: the client holds {_fmt(thr_big, 2, '×')} the local peak. Likely cause (read off the "
-                f"W1x{big} RSS timeline when this harness was written: memory drains in ~64 MB steps long after Polars "
-                "has finished): hf_xet keeps many whole xorbs in concurrent uploads (adaptive concurrency, up to 64), "
-                "so its `write()` does not push back on Polars")
+        text = (f"Slow link at W1x{big}: the client holds {_fmt(thr_big, 2, '×')} the local peak: hf_xet holds up to "
+                "2 whole xorbs in flight plus the one being filled (64 MB each), on top of Polars' bounded queues")
         if capped is not None:
-            text += (f"; with `HF_XET_CLIENT_AC_MAX_UPLOAD_CONCURRENCY={bench.capped_concurrency}` the same run peaks at "
+            text += (f"; uncapped (≤ {bench.capped_concurrency} concurrent uploads) the same run peaks at "
                      f"{_fmt(capped, 2, '×')} the local peak (see *hf_xet tuning: upload concurrency*)")
         notes.append(text + ".")
     if not notes:
@@ -484,7 +481,7 @@ def make_plots(bench: Bench, img_dir: Path) -> dict[str, Path]:
     import matplotlib.pyplot as plt
 
     big = bench.big_scale
-    order = ["w1-local", "w1-bucket", "w1-workaround", "w1-bucket-nocompress", "w1-bucket-cc2", f"w1x{big:g}-local",
+    order = ["w1-local", "w1-bucket", "w1-workaround", "w1-bucket-auto", "w1-bucket-cc2", f"w1x{big:g}-local",
              f"w1x{big:g}-bucket", "w1-local-throttled", "w1-bucket-throttled", f"w1x{big:g}-local-throttled",
              f"w1x{big:g}-bucket-throttled", f"w1x{big:g}-bucket-throttled-cc2", "w2-local", "w2-bucket"]
     present = [v for v in (_get(bench, n) for n in order) if v is not None]

@@ -108,14 +108,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from hf_bucket_sink import sinks
 
         if args.compression_policy is not None:
-            # sink_parquet has no parameter for UploadTuning (it builds the default one), and the
-            # library sets hf_xet's compression policy explicitly, so the env var would be ignored.
-            # Replace the name sinks.py looks up at call time: the exact production code path.
-            import functools
-
+            # sink_parquet has no parameter for UploadTuning (it picks the policy per format), so
+            # replace the name sinks.py looks up at call time with one that forces the policy:
+            # the production code path otherwise.
             from hf_bucket_sink.upload import UploadTuning
 
-            sinks.UploadTuning = functools.partial(UploadTuning, compression_policy=args.compression_policy)  # type: ignore[misc]
+            policy = args.compression_policy
+
+            def forced(**kwargs: Any) -> UploadTuning:
+                return UploadTuning(**{**kwargs, "compression_policy": policy})
+
+            sinks.UploadTuning = forced  # type: ignore[misc,assignment]
         result = hf_bucket_sink.sink_parquet(
             lf,
             f"hf://buckets/{args.bucket}/{args.path_in_bucket}",

@@ -282,6 +282,15 @@ def _cdc_writer_options(sink_options: Mapping[str, Any]) -> dict[str, Any]:
 # -- the one sink ------------------------------------------------------------------------------------
 
 
+def _tuning_for(fmt: _Format, options: Mapping[str, Any], chunking: Any) -> UploadTuning:
+    # zstd/snappy-compressed Parquet and IPC pages do not shrink under LZ4, so hf_xet's attempts are
+    # wasted CPU (W1: 7.0 vs 7.2 CPU-s in two of three runs, 0.4% more bytes sent). Text and
+    # uncompressed columnar output keep "auto": there LZ4 saves bandwidth.
+    compression = options.get("compression", "zstd" if fmt.name == "parquet" else None)
+    compressed = fmt.name in ("parquet", "ipc") and compression not in (None, "uncompressed")
+    return UploadTuning(compression_policy="none" if compressed or chunking else "auto")
+
+
 
 
 def _check_if_exists(hub: HubClient, target: BucketPath | _Partitioned, if_exists: str) -> list[str]:
@@ -339,7 +348,7 @@ def _sink(
     provider_errors: list[BaseException] = []
 
     with progress_reporter(shown) as progress, UploadSession(
-        hub, bucket_id, access, tuning=UploadTuning(), progress_callback=progress
+        hub, bucket_id, access, tuning=_tuning_for(fmt, sink_options, chunking), progress_callback=progress
     ) as session:
         if isinstance(parsed, BucketPath):
             sink_target: Any = session.open_writer(parsed, content_type=content_type, rows=rows_kind)
