@@ -295,6 +295,7 @@ COMPANIONS: dict[str, tuple[list[str], str, str]] = {
     "dedup": (["benchmarks/dedup.py"], "benchmarks-dedup.md", "W1 re-sinks after edits: Polars writer vs CDC writer (issue 8)"),
     "partitions": (["benchmarks/partitions.py"], "benchmarks-partitions.md", "peak RSS at 1-1,000 partitions (issue 5)"),
     "ray": (["benchmarks/ray_datasink.py"], "benchmarks-ray.md", "Ray Data datasink with 1 and 2 workers (issue 9; needs the [ray] extra)"),
+    "soak": (["benchmarks/soak.py"], "reliability.md", "the reliability suite with its long soak variants; prints the figures reliability.md quotes (issue 7)"),
 }
 
 
@@ -317,7 +318,7 @@ def run_companions(selected: set[str], log: Any) -> list[str]:
 
 
 def companion_section() -> str:
-    lines = ["", "## Companion reports", "", "Run by the same command (`--only dedup partitions ray` for just these); each regenerates its own page:", ""]
+    lines = ["", "## Companion reports", "", "Run by the same command (`--only dedup partitions ray soak` for just these); each regenerates its own page:", ""]
     for name, (command, report_name, what) in COMPANIONS.items():
         lines.append(f"- [{report_name}]({report_name}) — {what} (`{' '.join(command)}`)")
     lines.append("- [benchmarks-read.md](benchmarks-read.md) — bytes fetched by Parquet projection and row-group pushdown (asserted in tests/integration/test_scan.py)")
