@@ -149,7 +149,7 @@ class _StallWatchdog:
 class UploadTuning:
     """Buffering knobs. Memory we hold per open file is at most ``(queue_blocks + 2) * block_bytes``."""
 
-    block_bytes: int = 8 * 1024 * 1024
+    block_bytes: int = 4 * 1024 * 1024
     queue_blocks: int = 2
     #: buffer of each :class:`PartitionWriter` (grown on demand, freed when sent): many may be open at once
     partition_block_bytes: int = 1024 * 1024
@@ -240,7 +240,10 @@ class BucketWriter(io.RawIOBase):
         self._stream = stream
         self._tuning = tuning
         self._meta: Any = None
-        self._buffer = bytearray()
+        # pieces as Polars handed them (immutable bytes, kept by reference): one copy per block, in
+        # the uploader thread's join, instead of one into a bytearray plus one back out to bytes
+        self._pieces: list[bytes] = []
+        self._pending = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=tuning.queue_blocks)
         self._lock = threading.Lock()  # write() may be called from several Polars threads, in turn
         self._abort = threading.Event()
@@ -255,15 +258,16 @@ class BucketWriter(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:  # type: ignore[override]
-        view = memoryview(data).cast("B")
-        n = view.nbytes
+        # a mutable buffer may be reused by the caller after write() returns: copy it; bytes are safe to keep
+        piece = data if type(data) is bytes else bytes(memoryview(data).cast("B"))
+        n = len(piece)
         with self._lock:
             self._check_open()
-            self._buffer += view
+            self._pieces.append(piece)
+            self._pending += n
             self.bytes_written += n
-            if len(self._buffer) >= self._tuning.block_bytes:
-                block, self._buffer = self._buffer, bytearray()
-                self.rows.observe(block)
+            if self._pending >= self._tuning.block_bytes:
+                block, self._pieces, self._pending = self._pieces, [], 0
                 self._put(block)
         return n
 
@@ -285,9 +289,8 @@ class BucketWriter(io.RawIOBase):
             return self._meta
         with self._lock:
             self._check_open()
-            if self._buffer:
-                block, self._buffer = self._buffer, bytearray()
-                self.rows.observe(block)
+            if self._pieces:
+                block, self._pieces, self._pending = self._pieces, [], 0
                 self._put(block)
             self._put(_STOP)
             self._finished = True
@@ -354,7 +357,9 @@ class BucketWriter(io.RawIOBase):
                 item = self._queue.get()
                 if item is _STOP or self._abort.is_set():
                     return
-                self._stream.write(bytes(item))  # hf_xet accepts only bytes; blocks when its pipeline is full
+                block = b"".join(item)  # hf_xet accepts only bytes
+                self.rows.observe(block)  # in order: one uploader thread, FIFO queue
+                self._stream.write(block)  # blocks when hf_xet's pipeline is full
         except BaseException as exc:  # recorded and re-raised on the producer's side
             self._error = exc
 
