@@ -9,9 +9,12 @@ or, after ``hf_bucket_sink.install()``, ``pl.scan_parquet("hf://buckets/...")``.
 How each format is read (docs/architecture.md, "Read path", has the measurements):
 
 - **Parquet** is read in place with byte ranges: a pyarrow dataset over :class:`RemoteFile`
-  objects, handed to ``pl.scan_pyarrow_dataset``. Polars pushes the projection and the predicate
-  down; pyarrow turns them into the footer, the needed column chunks, and only the row groups
-  and hive partitions whose statistics can match. Memory is bounded by pyarrow's batch read-ahead.
+  objects, read by a Polars IO source one row group at a time (a few row groups in flight). Polars
+  pushes the projection and the predicate down; the source reads the footer and the needed column
+  chunks of only the row groups and hive partitions whose statistics can match (simple
+  ``col <op> literal`` comparisons and ``&`` of them), and applies the Polars predicate to every
+  batch. Memory is bounded by a few row groups (``pl.scan_pyarrow_dataset`` held GBs on
+  full-width scans: docs/benchmarks-read.md).
 - **CSV, NDJSON and IPC** have no column index to range-read, so each file is fetched whole with
   hf_xet into a private temporary folder on first use and read there by Polars' own reader, with
   every Polars option. Memory stays bounded (the streaming engine reads local files in pieces);
@@ -32,7 +35,9 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -289,8 +294,168 @@ def _parquet_frame(sources: _Sources, transport: RangeTransport, options: dict[s
         partition_base_dir=sources.base.rstrip("/"),
         schema=pl.DataFrame(schema=file_schema).to_arrow().schema if file_schema else None,
     )
-    lf = pl.scan_pyarrow_dataset(dataset)
+    lf = _row_group_scan(dataset, len(sources.files), sources.base)
     return _apply_row_options(lf, options)
+
+
+# Polars comparison operators (as named in a serialized expression) and their pyarrow twins;
+# the second name is the operator with its sides swapped (``2 > x`` is ``x < 2``).
+_COMPARISONS = {
+    "Eq": ("__eq__", "Eq"), "NotEq": ("__ne__", "NotEq"), "Lt": ("__lt__", "Gt"),
+    "LtEq": ("__le__", "GtEq"), "Gt": ("__gt__", "Lt"), "GtEq": ("__ge__", "LtEq"),
+}
+
+
+def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
+    """A pyarrow expression implied by ``predicate`` (for row-group and partition pruning only), or None.
+
+    Understands ``col <op> literal`` (either way round) and ``&`` of them; an ``&`` keeps the parts it
+    understands, which is weaker and so still safe. Anything else gives None: read everything."""
+    import json
+
+    import pyarrow.dataset as ds
+
+    try:
+        node = json.loads(predicate.meta.serialize(format="json"))
+        binary = node.get("BinaryExpr") if isinstance(node, dict) else None
+        if not binary:
+            return None
+        op = binary["op"]
+        inputs = predicate.meta.pop()
+        if op == "And":
+            parts = [p for p in (_arrow_filter(e, names) for e in inputs) if p is not None]
+            if not parts:
+                return None
+            out = parts[0]
+            for part in parts[1:]:
+                out = out & part
+            return out
+        if op not in _COMPARISONS or len(inputs) != 2:
+            return None
+        left_is_column = "Column" in binary["left"]
+        right_is_column = "Column" in binary["right"]
+        if left_is_column == right_is_column or ("Literal" not in binary["left"] and "Literal" not in binary["right"]):
+            return None
+        column = next(e for e in inputs if e.meta.is_column())
+        literal = next(e for e in inputs if not e.meta.is_column())
+        name = column.meta.output_name()
+        value = pl.select(literal).item()
+        if name not in names or value is None:
+            return None
+        method = _COMPARISONS[op][0] if left_is_column else _COMPARISONS[_COMPARISONS[op][1]][0]
+        return getattr(ds.field(name), method)(value)
+    except Exception:  # an expression shape this does not know: no pruning, Polars still filters
+        return None
+
+
+#: row groups read concurrently by a Parquet scan (memory held is about that many decoded row groups)
+_READ_AHEAD = 4
+
+
+def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
+    """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
+
+    pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
+    (4 GB peak on a 1.2 GB full-width file); here each row group is read alone. Row groups and hive
+    partitions whose statistics cannot match are skipped; the Polars predicate is applied to every
+    batch regardless, so pruning only saves reads."""
+    import pyarrow as pa
+    from polars.io.plugins import register_io_source
+
+    empty = pl.from_arrow(dataset.schema.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    schema = empty.schema
+    names = set(schema.names())
+    # read view types as large ones: Arrow's filter has no kernel for views, and Polars converts either
+    read_schema = dataset.schema
+    for i, field in enumerate(read_schema):
+        if field.type in (pa.string_view(), pa.binary_view()):
+            wide = pa.large_string() if field.type == pa.string_view() else pa.large_binary()
+            read_schema = read_schema.set(i, field.with_type(wide))
+
+    def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        wanted = list(with_columns) if with_columns is not None else schema.names()
+        needed = set(wanted) | (set(predicate.meta.root_names()) if predicate is not None else set())
+        columns = [n for n in schema.names() if n in needed]
+        arrow_filter = _arrow_filter(predicate, names) if predicate is not None else None
+        predicate_columns = [n for n in columns if predicate is not None and n in predicate.meta.root_names()]
+        def read_group(fragment: Any) -> list[pl.DataFrame]:
+            frames = []
+            for batch in fragment.to_batches(
+                schema=read_schema, columns=columns, batch_size=batch_size or 64 * 1024, batch_readahead=1, fragment_readahead=1,
+            ):
+                if batch.num_rows == 0:
+                    continue
+                if predicate is not None:
+                    # filter in Arrow with the Polars predicate's mask: Polars' own filter would keep
+                    # views into the whole batch's string buffers alive (GBs on a full-width scan)
+                    keys = pl.from_arrow(batch.select(predicate_columns))
+                    assert isinstance(keys, pl.DataFrame)
+                    mask = keys.select(predicate).to_series()
+                    if mask.len() == 1 and batch.num_rows != 1:  # a predicate without columns
+                        if not mask[0]:
+                            continue
+                    else:
+                        batch = batch.filter(mask.to_arrow())
+                        if batch.num_rows == 0:
+                            continue
+                df = pl.from_arrow(batch.select(wanted))
+                assert isinstance(df, pl.DataFrame)
+                frames.append(df)
+            return frames
+
+        remaining = n_rows
+        if remaining is not None and remaining <= 0:
+            return
+        # read _READ_AHEAD row groups at once (each is one round trip): memory is that many row groups
+        pool = ThreadPoolExecutor(max_workers=_READ_AHEAD, thread_name_prefix="hf-bucket-scan")
+        pending: deque[Future[list[pl.DataFrame]]] = deque()
+        groups = _fragments(dataset, arrow_filter)
+        try:
+            while True:
+                while len(pending) < _READ_AHEAD:
+                    fragment = next(groups, None)
+                    if fragment is None:
+                        break
+                    pending.append(pool.submit(read_group, fragment))
+                if not pending:
+                    return
+                for df in pending.popleft().result():
+                    if remaining is not None:
+                        df = df.head(remaining)
+                        remaining -= df.height
+                    if df.height:
+                        yield df
+                    if remaining is not None and remaining <= 0:
+                        return
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    return register_io_source(
+        source,
+        schema=schema,
+        explain_name="hf-buckets parquet",
+        explain_detail=f"{n_files} file(s) under {BUCKET_URI_PREFIX}{base}, read by row group",
+    )
+
+
+def _fragments(dataset: Any, arrow_filter: Any) -> Iterator[Any]:
+    """The dataset's row groups as one fragment each, pruned by ``arrow_filter`` where it is usable."""
+    if arrow_filter is not None:
+        try:
+            files = list(dataset.get_fragments(filter=arrow_filter))
+        except Exception:  # e.g. a literal pyarrow cannot compare with the column's type
+            arrow_filter = None
+    if arrow_filter is None:
+        files = list(dataset.get_fragments())
+    for fragment in files:
+        try:
+            groups = fragment.split_by_row_group(filter=arrow_filter, schema=dataset.schema) if arrow_filter is not None else None
+        except Exception:
+            groups = None
+        if groups is None:
+            groups = fragment.split_by_row_group(schema=dataset.schema)
+        yield from groups
 
 
 def _apply_row_options(lf: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFrame:
