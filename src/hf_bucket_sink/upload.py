@@ -222,6 +222,16 @@ def _forget_session(compression_policy: str) -> None:
         _sessions.pop(compression_policy, None)
 
 
+def _as_upload_error(target: BucketPath, exc: BaseException) -> BucketSinkError:
+    """What a writer raises when its Xet upload failed (our own errors pass through unchanged)."""
+    if isinstance(exc, BucketSinkError):
+        return exc
+    return UploadError(
+        f"Uploading {target} to Xet storage failed: {exc}. Nothing was registered and any previous "
+        "version is intact; check the network and run the sink again (bytes already stored are not re-sent)."
+    )
+
+
 class BucketWriter(io.RawIOBase):
     """Write-only binary file whose bytes stream into one Xet upload.
 
@@ -364,12 +374,7 @@ class BucketWriter(io.RawIOBase):
             self._error = exc
 
     def _upload_error(self, exc: BaseException) -> BucketSinkError:
-        if isinstance(exc, BucketSinkError):
-            return exc
-        return UploadError(
-            f"Uploading {self.target} to Xet storage failed: {exc}. Nothing was registered and any previous "
-            "version is intact; check the network and run the sink again (bytes already stored are not re-sent)."
-        )
+        return _as_upload_error(self.target, exc)
 
 
 class PartitionWriter:
@@ -462,12 +467,7 @@ class PartitionWriter:
             )
 
     def _upload_error(self, exc: BaseException) -> BucketSinkError:
-        if isinstance(exc, BucketSinkError):
-            return exc
-        return UploadError(
-            f"Uploading {self.target} to Xet storage failed: {exc}. Nothing was registered and any previous "
-            "version is intact; check the network and run the sink again (bytes already stored are not re-sent)."
-        )
+        return _as_upload_error(self.target, exc)
 
 
 class _PolarsFile(io.RawIOBase):
