@@ -27,7 +27,7 @@ import hmac
 import ipaddress
 from typing import Any
 
-from .app import Route, route
+from .routing import Route, route
 from .http import Request, Response
 from .state import HubState
 from .wire import WireError, bad_request

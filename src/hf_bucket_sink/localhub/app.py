@@ -17,44 +17,17 @@ Example::
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from .cas import InvalidUploadError, RangeNotSatisfiableError
 from .http import ClientDisconnected, Request, Response
+from .routing import Route
 from .state import HubState
 from .wire import WireError, bad_request, not_found, range_not_satisfiable
 
-__all__ = ["App", "Handler", "Route", "route"]
+__all__ = ["App"]
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[HubState, Request, dict[str, str]], Response]
-
-#: Default body cap for JSON routes.
-SMALL_BODY = 16 << 20
-
-
-@dataclass(frozen=True)
-class Route:
-    """``methods`` + a regex on the raw path; named groups become handler parameters."""
-
-    methods: frozenset[str]
-    pattern: re.Pattern[str]
-    handler: Handler
-    family: str
-    max_body: int = SMALL_BODY
-    #: Throttle the request body (uploads) and the response body (downloads) with the bandwidth limit.
-    throttle: bool = False
-
-
-def route(
-    methods: str, pattern: str, handler: Handler, family: str, *, max_body: int = SMALL_BODY, throttle: bool = False
-) -> Route:
-    """Build a :class:`Route`; ``methods`` is space-separated (``"GET HEAD"``)."""
-    return Route(frozenset(methods.split()), re.compile(pattern), handler, family, max_body, throttle)
-
 
 class App:
     """The dispatcher: match a route, run it, translate errors, count the request."""

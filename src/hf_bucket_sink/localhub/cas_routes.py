@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from .app import Route, route
+from .routing import Route, route
 from .auth import CasPrincipal
 from .cas import FileReconstruction, Plan
 from .hashing import hex_to_hash

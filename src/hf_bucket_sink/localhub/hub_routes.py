@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from .app import Route, route
+from .routing import Route, route
 from .auth import Principal
 from .catalog import BucketExistsError, BucketRecord, FileOp, FileRecord, TreeEntry
 from .http import Request, Response, parse_ranges
