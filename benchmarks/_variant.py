@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from hf_bucket_sink.workloads import flights_csv, tpch_lineitem, w1_pipeline, w2_pipeline
+from hf_bucket_sink.cli.workloads import flights_csv, tpch_lineitem, w1_pipeline, w2_pipeline
 
 KINDS = ("local", "local-throttled", "bucket", "workaround")
 WORKLOADS = ("w1", "w1plus", "w2")
@@ -105,13 +105,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["size"] = target.stat().st_size
     elif args.kind == "bucket":
         import hf_bucket_sink
-        from hf_bucket_sink import sinks
+        from hf_bucket_sink.polars import sinks
 
         if args.compression_policy is not None:
             # sink_parquet has no parameter for UploadTuning (it picks the policy per format), so
             # replace the name sinks.py looks up at call time with one that forces the policy:
             # the production code path otherwise.
-            from hf_bucket_sink.upload import UploadTuning
+            from hf_bucket_sink.core.writers import UploadTuning
 
             policy = args.compression_policy
 

@@ -40,10 +40,10 @@ sys.path.insert(0, str(HERE))  # sibling helper modules (_hub) when run as a scr
 
 from _hub import HubProcess  # noqa: E402
 
-from hf_bucket_sink.backpressure import bounded_streaming  # noqa: E402
-from hf_bucket_sink.cdc import write_cdc_parquet  # noqa: E402
-from hf_bucket_sink.result import SinkResult  # noqa: E402
-from hf_bucket_sink.workloads import tpch_lineitem, w1_pipeline  # noqa: E402
+from hf_bucket_sink.polars.backpressure import bounded_streaming  # noqa: E402
+from hf_bucket_sink.polars.cdc import write_cdc_parquet  # noqa: E402
+from hf_bucket_sink.core.result import SinkResult  # noqa: E402
+from hf_bucket_sink.cli.workloads import tpch_lineitem, w1_pipeline  # noqa: E402
 
 Scenario = Callable[[pl.LazyFrame, int], pl.LazyFrame]
 
@@ -103,10 +103,10 @@ def write(lf: pl.LazyFrame, path: Path, options: Mapping[str, Any]) -> dict[str,
 
 def upload(hub: HubProcess, bucket_id: str, name: str, local: Path) -> SinkResult:
     """Upload a local file through the same path as the sinks (UploadSession -> BucketWriter)."""
-    from hf_bucket_sink.auth import resolve_credentials
-    from hf_bucket_sink.hub import HubClient
-    from hf_bucket_sink.paths import BucketPath
-    from hf_bucket_sink.upload import UploadSession
+    from hf_bucket_sink.core.credentials import resolve_credentials
+    from hf_bucket_sink.core.hub import HubClient
+    from hf_bucket_sink.core.paths import BucketPath
+    from hf_bucket_sink.core.upload import UploadSession
 
     target = BucketPath.parse(f"hf://buckets/{bucket_id}/{name}", kind="file")
     client = HubClient(resolve_credentials({"token": hub.token, "endpoint": hub.url}))
@@ -227,7 +227,7 @@ def report(data: Mapping[str, Any], docs: Path) -> None:
                                         for w in writers for s in names) else "(**it did not in this run: see the JSON**)."),
         "",
         "Raw numbers: `docs/benchmarks-dedup.json`. Writers: `polars` = `LazyFrame.sink_parquet` defaults "
-        "(what `sink_parquet` uses today); `cdc` = `hf_bucket_sink.cdc.write_cdc_parquet` defaults "
+        "(what `sink_parquet` uses today); `cdc` = `hf_bucket_sink.polars.cdc.write_cdc_parquet` defaults "
         "(see [dedup.md](dedup.md)).",
         "",
     ]

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))  # sibling helper modules (_hub) when run as a scr
 
 from _hub import HubProcess  # noqa: E402
 
-from hf_bucket_sink.workloads import tpch_lineitem, w1_pipeline  # noqa: E402
+from hf_bucket_sink.cli.workloads import tpch_lineitem, w1_pipeline  # noqa: E402
 
 MB = 1_000_000
 

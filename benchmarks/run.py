@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import _report  # after argument parsing: matplotlib is slow to import
 
-    from hf_bucket_sink.workloads import cache_dir, flights_csv, tpch_lineitem
+    from hf_bucket_sink.cli.workloads import cache_dir, flights_csv, tpch_lineitem
 
     selected = set(expand(args.only, args.big_scale, args.quick))
     bench = Bench(args)

@@ -33,10 +33,10 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
         UnsupportedTargetError,
         UploadError,
     )
-    from hf_bucket_sink.patch import install, uninstall
-    from hf_bucket_sink.paths import BucketPath
-    from hf_bucket_sink.result import FileResult, SinkResult
-    from hf_bucket_sink.scan import (
+    from hf_bucket_sink.polars.install import install, uninstall
+    from hf_bucket_sink.core.paths import BucketPath
+    from hf_bucket_sink.core.result import FileResult, SinkResult
+    from hf_bucket_sink.polars.scans import (
         read_csv,
         read_ipc,
         read_ndjson,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
         scan_ndjson,
         scan_parquet,
     )
-    from hf_bucket_sink.sinks import (
+    from hf_bucket_sink.polars.sinks import (
         sink_csv,
         sink_ipc,
         sink_ndjson,
@@ -58,20 +58,20 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
     )
 
 _WHERE = {
-    "sink_parquet": "sinks",
-    "write_parquet": "sinks",
-    "sink_csv": "sinks",
-    "sink_ndjson": "sinks",
-    "sink_ipc": "sinks",
-    "write_csv": "sinks",
-    "write_ndjson": "sinks",
-    "write_ipc": "sinks",
-    **{name: "scan" for name in ("scan_parquet", "scan_csv", "scan_ndjson", "scan_ipc", "read_parquet", "read_csv", "read_ndjson", "read_ipc")},
-    "install": "patch",
-    "uninstall": "patch",
-    "BucketPath": "paths",
-    "SinkResult": "result",
-    "FileResult": "result",
+    "sink_parquet": "polars.sinks",
+    "write_parquet": "polars.sinks",
+    "sink_csv": "polars.sinks",
+    "sink_ndjson": "polars.sinks",
+    "sink_ipc": "polars.sinks",
+    "write_csv": "polars.sinks",
+    "write_ndjson": "polars.sinks",
+    "write_ipc": "polars.sinks",
+    **{name: "polars.scans" for name in ("scan_parquet", "scan_csv", "scan_ndjson", "scan_ipc", "read_parquet", "read_csv", "read_ndjson", "read_ipc")},
+    "install": "polars.install",
+    "uninstall": "polars.install",
+    "BucketPath": "core.paths",
+    "SinkResult": "core.result",
+    "FileResult": "core.result",
     **{
         name: "errors"
         for name in (

@@ -25,7 +25,7 @@ from polars.testing import assert_frame_equal
 
 import hf_bucket_sink
 from hf_bucket_sink.localhub import LocalHub
-from hf_bucket_sink.workloads import flights_csv
+from hf_bucket_sink.cli.workloads import flights_csv
 
 BUCKET = "cli"
 ROWS = 3_000
@@ -270,7 +270,7 @@ def test_du_sizes_counts_and_dedup(hub: LocalHub, env: dict[str, str], listed: d
 
 
 def test_du_says_unknown_when_the_hub_reports_no_stats() -> None:
-    from hf_bucket_sink.commands.ls import _hub_stats
+    from hf_bucket_sink.cli.ls import _hub_stats
 
     assert _hub_stats("http://127.0.0.1:9") is None  # nothing listens on the discard port
 

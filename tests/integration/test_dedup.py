@@ -25,13 +25,13 @@ import pytest
 from huggingface_hub import HfApi
 
 import hf_bucket_sink
-from hf_bucket_sink.auth import resolve_credentials
-from hf_bucket_sink.cdc import write_cdc_parquet
-from hf_bucket_sink.hub import HubClient
-from hf_bucket_sink.paths import BucketPath
-from hf_bucket_sink.result import SinkResult
-from hf_bucket_sink.upload import UploadSession
-from hf_bucket_sink.workloads import tpch_lineitem, w1_pipeline
+from hf_bucket_sink.core.credentials import resolve_credentials
+from hf_bucket_sink.polars.cdc import write_cdc_parquet
+from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.paths import BucketPath
+from hf_bucket_sink.core.result import SinkResult
+from hf_bucket_sink.core.upload import UploadSession
+from hf_bucket_sink.cli.workloads import tpch_lineitem, w1_pipeline
 
 #: 1% mid-table insert with CDC must stay under this share of the file (issue 8)
 CDC_INSERT_LIMIT = 0.15

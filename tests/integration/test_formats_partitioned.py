@@ -21,10 +21,10 @@ from huggingface_hub import HfApi
 
 import hf_bucket_sink
 from hf_bucket_sink import BucketFileExistsError, InvalidOptionError, QueryError, UnsupportedTargetError
-from hf_bucket_sink import hub as hub_module
-from hf_bucket_sink.hub import BATCH_LIMIT
+from hf_bucket_sink.core import hub as hub_module
+from hf_bucket_sink.core.hub import BATCH_LIMIT
 from hf_bucket_sink.localhub import LocalHub
-from hf_bucket_sink.upload import UploadSession
+from hf_bucket_sink.core.upload import UploadSession
 
 pytestmark = pytest.mark.filterwarnings("ignore::polars.exceptions.UnstableWarning")
 warnings.filterwarnings("ignore", message=".*PartitionBy.*unstable")

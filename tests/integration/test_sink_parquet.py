@@ -27,7 +27,7 @@ from hf_bucket_sink import (
     UnsupportedTargetError,
 )
 from hf_bucket_sink.localhub import LocalHub
-from hf_bucket_sink.workloads import tpch_lineitem, w1_pipeline, w2_pipeline
+from hf_bucket_sink.cli.workloads import tpch_lineitem, w1_pipeline, w2_pipeline
 
 READ_TOKEN = "hf_test_read_token"
 OTHER_TOKEN = "hf_test_other_user_token"

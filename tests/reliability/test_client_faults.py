@@ -23,7 +23,7 @@ from huggingface_hub import HfApi
 
 import hf_bucket_sink
 from hf_bucket_sink import InvalidOptionError, UploadError
-from hf_bucket_sink.upload import DEFAULT_UPLOAD_TIMEOUT, UPLOAD_TIMEOUT_ENV, upload_timeout
+from hf_bucket_sink.core.settings import DEFAULT_UPLOAD_TIMEOUT, UPLOAD_TIMEOUT_ENV, upload_timeout
 
 from reliability_helpers import SCALE, client_threads, record, wait_for
 
@@ -183,10 +183,10 @@ def test_keyboard_interrupt_while_blocked_on_a_slow_link(local_hub_factory: Any,
     leftover = [n for n in leftover if "process_request" not in n]  # server-side handler threads
     assert leftover == [], leftover
     # no open session: the Xet session cache was dropped, a new sink builds a fresh one and works
-    from hf_bucket_sink import upload
+    from hf_bucket_sink.core import xet
 
     # the interrupted sink wrote zstd Parquet, so it used the session of policy "none" (sinks._tuning_for)
-    assert "none" not in upload._sessions
+    assert "none" not in xet._sessions
     hf_bucket_sink.sink_parquet(pl.DataFrame({"version": [2]}), uri, storage_options=opts)
     assert pl.read_parquet(_download(api, "local/data", "interrupted.parquet", tmp_path))["version"].to_list() == [2]
 

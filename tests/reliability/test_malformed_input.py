@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import hf_bucket_sink
 from hf_bucket_sink import BucketSinkError, CommitError, HubResponseError
-from hf_bucket_sink.auth import resolve_credentials
-from hf_bucket_sink.hub import FileRegistration, HubClient
+from hf_bucket_sink.core.credentials import resolve_credentials
+from hf_bucket_sink.core.hub import FileRegistration, HubClient
 from hf_bucket_sink.localhub import LocalHub
 
 # -- property: any path / storage_options -> success or a typed error, quickly --------------------------

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hf_bucket_sink import InvalidOptionError
-from hf_bucket_sink.auth import DEFAULT_ENDPOINT, resolve_credentials
+from hf_bucket_sink.core.credentials import DEFAULT_ENDPOINT, resolve_credentials
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from hf_bucket_sink.cdc import CDC_DEFAULTS, CDC_KEYS, _content_row_groups, cdc_options, write_cdc_parquet
+from hf_bucket_sink.polars.cdc import CDC_DEFAULTS, CDC_KEYS, _content_row_groups, cdc_options, write_cdc_parquet
 from hf_bucket_sink.errors import InvalidOptionError
 
 
@@ -127,9 +127,9 @@ def test_empty_frame_writes_a_valid_file() -> None:
 def test_string_view_input_is_written_as_large_string() -> None:
     import pyarrow as pa
 
-    from hf_bucket_sink.cdc import _portable
+    from hf_bucket_sink.polars.cdc import portable_schema
 
-    schema = _portable(pa.schema([("s", pa.string_view()), ("l", pa.list_(pa.binary_view()))]))
+    schema = portable_schema(pa.schema([("s", pa.string_view()), ("l", pa.list_(pa.binary_view()))]))
     assert schema.field("s").type == pa.large_string()
     assert schema.field("l").type == pa.list_(pa.large_binary())
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hf_bucket_sink import BucketSinkError, InvalidBucketPathError
-from hf_bucket_sink.paths import BucketPath, is_bucket_uri
+from hf_bucket_sink.core.paths import BucketPath, is_bucket_uri
 
 
 def test_parse_file_path() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import hf_bucket_sink
 from hf_bucket_sink import errors
-from hf_bucket_sink.result import FileResult, SinkResult
+from hf_bucket_sink.core.result import FileResult, SinkResult
 
 
 def test_all_is_exactly_the_public_names() -> None:
@@ -23,7 +23,7 @@ def test_emulator_imports_nothing_from_the_client_side() -> None:
     import subprocess
     import sys
 
-    code = "import sys, hf_bucket_sink.localhub; print(sorted(m for m in ('polars', 'huggingface_hub', 'hf_xet', 'hf_bucket_sink.errors', 'hf_bucket_sink.sinks') if m in sys.modules))"
+    code = "import sys, hf_bucket_sink.localhub; print(sorted(m for m in ('polars', 'huggingface_hub', 'hf_xet', 'hf_bucket_sink.errors', 'hf_bucket_sink.polars.sinks') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == "[]"
 

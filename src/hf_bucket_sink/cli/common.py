@@ -24,7 +24,7 @@ from glob import has_magic
 from glob import glob as local_glob
 from typing import TYPE_CHECKING, Any
 
-from hf_bucket_sink.auth import resolve_credentials
+from hf_bucket_sink.core.credentials import resolve_credentials
 from hf_bucket_sink.errors import (
     AuthenticationError,
     BucketFileExistsError,
@@ -33,14 +33,14 @@ from hf_bucket_sink.errors import (
     InvalidOptionError,
     QueryError,
 )
-from hf_bucket_sink.paths import BucketPath, is_bucket_uri
-from hf_bucket_sink.progress import progress_enabled, progress_extra
-from hf_bucket_sink.result import human_bytes
+from hf_bucket_sink.core.paths import BucketPath, is_bucket_uri
+from hf_bucket_sink.core.progress import progress_enabled, progress_extra
+from hf_bucket_sink.core.result import human_bytes
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from hf_bucket_sink.result import SinkResult
+    from hf_bucket_sink.core.result import SinkResult
 
 # Polars and the Hub client are imported inside the functions that use them: building the
 # parser (for `serve --help` too) must not pay for them.
@@ -238,7 +238,7 @@ def quiet_progress(args: argparse.Namespace) -> Iterator[None]:
         yield
         return
     before = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read at call time by hf_bucket_sink.progress
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read at call time by hf_bucket_sink.core.progress
     try:
         yield
     finally:
@@ -353,7 +353,7 @@ def _scan_group(kind: str, fmt: str, paths: list[str], args: argparse.Namespace,
 
     reader_options = _reader_options(fmt, args, paths)
     if kind == "bucket":
-        import hf_bucket_sink.scan as bucket_scan
+        import hf_bucket_sink.polars.scans as bucket_scan
 
         return getattr(bucket_scan, f"scan_{fmt}")(paths if len(paths) > 1 else paths[0], storage_options=options, **reader_options)
     reader = getattr(pl, f"scan_{fmt}")
@@ -408,7 +408,7 @@ def check_plan(lf: pl.LazyFrame, what: str) -> pl.Schema:
 
 def preflight(bucket_id: str, options: Mapping[str, Any]) -> None:
     """Prove the token, the bucket and write access now, before stdin is spooled or a source opened."""
-    from hf_bucket_sink.hub import HubClient
+    from hf_bucket_sink.core.hub import HubClient
 
     creds = resolve_credentials(options)
     if creds.token is None:  # the library's message speaks of storage_options; a shell user has flags
@@ -534,7 +534,7 @@ def run_sink(lf: pl.LazyFrame, plan: OutputPlan, args: argparse.Namespace, optio
     """Stream ``lf`` into the bucket with the Python API's sink for ``plan.fmt``."""
     import polars as pl
 
-    from hf_bucket_sink import sinks
+    from hf_bucket_sink.polars import sinks
 
     sink = getattr(sinks, f"sink_{plan.fmt}")
     with ExitStack() as stack:

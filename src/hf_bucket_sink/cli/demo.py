@@ -34,7 +34,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     import hf_bucket_sink
     from hf_bucket_sink.localhub import LocalHub
-    from hf_bucket_sink.workloads import tpch_lineitem, w1_pipeline
+    from hf_bucket_sink.cli.workloads import tpch_lineitem, w1_pipeline
 
     out = sys.stdout
     with tempfile.TemporaryDirectory(prefix="hf-bucket-sink-demo-") as tmp:

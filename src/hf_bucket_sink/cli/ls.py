@@ -17,13 +17,13 @@ import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hf_bucket_sink.auth import DEFAULT_ENDPOINT, resolve_credentials
-from hf_bucket_sink.commands._common import human_bytes, one_line_errors, storage_options
+from hf_bucket_sink.core.credentials import DEFAULT_ENDPOINT, resolve_credentials
+from hf_bucket_sink.cli.common import human_bytes, one_line_errors, storage_options
 from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidBucketPathError
-from hf_bucket_sink.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
+from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
 
 if TYPE_CHECKING:
-    from hf_bucket_sink.hub import HubClient
+    from hf_bucket_sink.core.hub import HubClient
 
 __all__ = [
     "configure_parser",
@@ -114,7 +114,7 @@ def _when(entry: Mapping[str, Any]) -> str:
 @one_line_errors
 def run(args: argparse.Namespace) -> int:
     """Run ``ls``; returns 0."""
-    from hf_bucket_sink.hub import HubClient
+    from hf_bucket_sink.core.hub import HubClient
 
     location = _parse(args.uri)
     client = HubClient(resolve_credentials(storage_options(args)))
@@ -175,7 +175,7 @@ def _hub_stats(endpoint: str) -> dict[str, int] | None:
 @one_line_errors
 def run_du(args: argparse.Namespace) -> int:
     """Run ``du``; returns 0."""
-    from hf_bucket_sink.hub import HubClient
+    from hf_bucket_sink.core.hub import HubClient
 
     location = _parse(args.uri)
     creds = resolve_credentials(storage_options(args))

@@ -32,7 +32,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     configure_serve(serve)
 
-    from hf_bucket_sink.demo import configure_parser as configure_demo
+    from hf_bucket_sink.cli.demo import configure_parser as configure_demo
 
     demo = sub.add_parser(
         "demo",
@@ -42,7 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     configure_demo(demo)
 
     # cp / sql / ls / du: hf_bucket_sink.commands (imported here only for their flags; Polars loads on use)
-    from hf_bucket_sink.commands import cp, ls, sql
+    from hf_bucket_sink.cli import cp, ls, sql
 
     raw = argparse.RawDescriptionHelpFormatter
     cp.configure_parser(sub.add_parser(
@@ -86,11 +86,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return run_serve(args)
     if args.command == "demo":
-        from hf_bucket_sink.demo import run_demo
+        from hf_bucket_sink.cli.demo import run_demo
 
         return run_demo(args)
     if args.command in ("cp", "sql", "ls", "du"):
-        from hf_bucket_sink.commands import cp, ls, sql
+        from hf_bucket_sink.cli import cp, ls, sql
 
         run = {"cp": cp.run, "sql": sql.run, "ls": ls.run, "du": ls.run_du}[args.command]
         return run(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 
-from hf_bucket_sink.commands._common import (
+from hf_bucket_sink.cli.common import (
     add_output_arguments,
     add_run_arguments,
     add_source_arguments,

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx2
 from huggingface_hub.utils import build_hf_headers, http_backoff
 
-from hf_bucket_sink.auth import HubCredentials
+from hf_bucket_sink.core.credentials import HubCredentials
 from hf_bucket_sink.errors import (
     AuthenticationError,
     BucketAccessDeniedError,
@@ -93,7 +93,7 @@ def _timeout() -> httpx2.Timeout:
     """Per-request limit for Hub calls: huggingface_hub's shared session has none, so a Hub that
     stops answering would hang a sink forever. Same knob as the upload stall limit
     (``HF_BUCKET_SINK_UPLOAD_TIMEOUT``, seconds; 0 = no limit)."""
-    from hf_bucket_sink.upload import upload_timeout  # late: upload imports this module
+    from hf_bucket_sink.core.settings import upload_timeout
 
     limit = upload_timeout()
     return httpx2.Timeout(limit, connect=min(limit, 30.0)) if limit is not None else httpx2.Timeout(None)

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hf_bucket_sink.errors import BucketFileNotFoundError, HubResponseError, InvalidOptionError
-from hf_bucket_sink.hub import HubClient, XetAccess
-from hf_bucket_sink.paths import BUCKET_URI_PREFIX
+from hf_bucket_sink.core.hub import HubClient, XetAccess
+from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX
 
 __all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "TransferCounter"]
 
@@ -92,7 +92,7 @@ class RangeTransport(Protocol):
 
 
 class ResolveRanges:
-    """Ranged ``GET …/resolve/…`` requests through :class:`~hf_bucket_sink.hub.HubClient` (typed errors)."""
+    """Ranged ``GET …/resolve/…`` requests through :class:`~hf_bucket_sink.core.hub.HubClient` (typed errors)."""
 
     def __init__(self, hub: HubClient) -> None:
         self.hub = hub
@@ -121,7 +121,7 @@ class XetRanges:
         with self._lock:
             group = self._groups.get(bucket_id)
             if group is None:
-                from hf_bucket_sink.upload import xet_session
+                from hf_bucket_sink.core.xet import xet_session
 
                 access: XetAccess = self.hub.xet_token(bucket_id, write=False)
                 group = self._groups[bucket_id] = xet_session().new_download_stream_group(

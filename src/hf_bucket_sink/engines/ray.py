@@ -59,18 +59,19 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "hf_bucket_sink.ray needs Ray Data: pip install 'hf-bucket-sink[ray]' (or pip install 'ray[data]')."
     ) from exc
 
-from hf_bucket_sink.auth import HubCredentials, resolve_credentials
-from hf_bucket_sink.cdc import DEFAULT_ROW_GROUP_SIZE, _Gate, _portable, _row_groups, cdc_options
+from hf_bucket_sink.core.credentials import HubCredentials, resolve_credentials
+from hf_bucket_sink.polars.cdc import DEFAULT_ROW_GROUP_SIZE, TellingFile, portable_schema, arrow_row_groups, cdc_options
 from hf_bucket_sink.errors import (
     AuthenticationError,
     BucketFileExistsError,
     CommitError,
     InvalidOptionError,
 )
-from hf_bucket_sink.hub import BATCH_LIMIT, FileRegistration, HubClient, now_ms
-from hf_bucket_sink.paths import BucketPath
-from hf_bucket_sink.result import FileResult, SinkResult
-from hf_bucket_sink.upload import StoredFile, UploadSession, _Deletion
+from hf_bucket_sink.core.hub import BATCH_LIMIT, FileRegistration, HubClient, now_ms
+from hf_bucket_sink.core.paths import BucketPath
+from hf_bucket_sink.core.result import FileResult, SinkResult
+from hf_bucket_sink.core.commit import Deletion, StoredFile
+from hf_bucket_sink.core.upload import UploadSession
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -157,11 +158,11 @@ def _worker_credentials(endpoint: str | None, token_provider: Callable[[], str] 
 
 
 class _FileOut:
-    """One bucket file being written from Arrow tables: a format encoder over a ``_Gate`` (counts bytes)."""
+    """One bucket file being written from Arrow tables: a format encoder over a ``TellingFile`` (counts bytes)."""
 
     def __init__(self, fmt: str, file: Any, options: Mapping[str, Any]) -> None:
         self.fmt = fmt
-        self.gate = _Gate(file)
+        self.gate = TellingFile(file)
         self.rows = 0
         self._options = options
         self._parquet: Any = None
@@ -185,7 +186,7 @@ class _FileOut:
         import pyarrow.parquet as pq
 
         if self._parquet is None:
-            self._schema = _portable(table.schema)
+            self._schema = portable_schema(table.schema)
             opts = self._options
             self._parquet = pq.ParquetWriter(
                 self.gate,
@@ -203,7 +204,7 @@ class _FileOut:
     def _flush_groups(self, *, final: bool) -> None:
         size = self._options["row_group_size"]
         assert self._schema is not None
-        groups = list(_row_groups(self._pending, size, self._schema))
+        groups = list(arrow_row_groups(self._pending, size, self._schema))
         self._pending, self._pending_rows = [], 0
         if not final and groups and groups[-1].num_rows < size:
             tail = groups.pop()  # keep the short remainder for the next group
@@ -460,7 +461,7 @@ class BucketDatasink(Datasink[TaskWrite]):
         files = tuple(f.result for f in stored)
         manifest_file = self._store_manifest(hub, files)
         mtime = now_ms()
-        lines: list[Any] = [_Deletion(p) for p in deletions] + [f.registration(mtime) for f in stored]
+        lines: list[Any] = [Deletion(p) for p in deletions] + [f.registration(mtime) for f in stored]
         self._to_register = len(stored)
         for start in range(0, len(lines), BATCH_LIMIT):
             chunk = lines[start : start + BATCH_LIMIT]
@@ -498,7 +499,7 @@ class BucketDatasink(Datasink[TaskWrite]):
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _deletions(self, hub: HubClient, new_paths: set[str]) -> list[str]:
-        from hf_bucket_sink.sinks import MANIFEST_NAME
+        from hf_bucket_sink.polars.sinks import MANIFEST_NAME
 
         if self.if_exists == "overwrite":
             return sorted(
@@ -512,8 +513,8 @@ class BucketDatasink(Datasink[TaskWrite]):
         """Build ``_manifest.json`` with the partitioned sinks' writer and store it (not registered)."""
         import polars as pl
 
-        from hf_bucket_sink.sinks import _FORMATS as SINK_FORMATS
-        from hf_bucket_sink.sinks import _manifest_builder
+        from hf_bucket_sink.polars.sinks import FORMATS as SINK_FORMATS
+        from hf_bucket_sink.polars.sinks import manifest_builder
 
         try:
             schema = pl.from_arrow(self._schema.empty_table()).schema if self._schema is not None else pl.Schema()  # type: ignore[union-attr]
@@ -522,7 +523,7 @@ class BucketDatasink(Datasink[TaskWrite]):
         spec = types.SimpleNamespace(
             key=None, include_key=None, max_rows_per_file=None, approximate_bytes_per_file=self.target_bytes_per_file
         )
-        built = _manifest_builder(SINK_FORMATS[self.format], self.base, schema, spec, self.manifest)(files)
+        built = manifest_builder(SINK_FORMATS[self.format], self.base, schema, spec, self.manifest)(files)
         if built is None:
             return None
         path, body = built
@@ -572,7 +573,7 @@ class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
     __hash__ = None  # type: ignore[assignment]
 
     def _hub(self) -> HubClient:
-        from hf_bucket_sink.remote_file import ResolveRanges
+        from hf_bucket_sink.core.remote_file import ResolveRanges
 
         if self._transport is None:
             options: dict[str, Any] = {"endpoint": self._endpoint} if self._endpoint else {}
@@ -590,7 +591,7 @@ class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
 
     def _entry(self, path: str) -> Any:
         from hf_bucket_sink.errors import BucketFileNotFoundError
-        from hf_bucket_sink.remote_file import RemoteEntry
+        from hf_bucket_sink.core.remote_file import RemoteEntry
 
         entry = self._entries.get(path)
         if entry is None:
@@ -627,7 +628,7 @@ class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
         return next(iter(self._hub().list_tree(bucket, prefix, recursive=False)), None) is not None
 
     def get_file_info_selector(self, selector: Any) -> list[Any]:
-        from hf_bucket_sink.remote_file import RemoteEntry
+        from hf_bucket_sink.core.remote_file import RemoteEntry
 
         bucket, key = self._split(selector.base_dir)
         prefix = key.rstrip("/") + "/" if key else ""
@@ -644,7 +645,7 @@ class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
     def open_input_file(self, path: str) -> Any:
         import pyarrow as pa
 
-        from hf_bucket_sink.remote_file import RemoteFile
+        from hf_bucket_sink.core.remote_file import RemoteFile
 
         entry = self._entry(path)
         self._hub()
@@ -716,12 +717,12 @@ def read_bucket(
     """
     import ray.data
 
-    from hf_bucket_sink.scan import _list_sources
+    from hf_bucket_sink.polars.scans import list_sources
 
     if format not in _FORMATS:
         raise InvalidOptionError(f"read_bucket: format must be one of {', '.join(map(repr, _FORMATS))}, not {format!r}.")
     hub = HubClient(resolve_credentials(storage_options))
-    sources = _list_sources(hub, source, format, glob=True, hidden=(".", "_"))
+    sources = list_sources(hub, source, format, glob=True, hidden=(".", "_"))
     fs = bucket_filesystem(sources.files, endpoint=hub.creds.endpoint, token_provider=token_provider)
     paths = [f"{e.bucket_id}/{e.path}" for e in sources.files]
     if format == "parquet":

@@ -8,7 +8,7 @@ says so; an edit then changes only the pages around it (see docs/dedup.md for th
 
 Usage (any writable binary file: a ``BucketWriter``, a local file, ``io.BytesIO``)::
 
-    from hf_bucket_sink.cdc import write_cdc_parquet
+    from hf_bucket_sink.polars.cdc import write_cdc_parquet
 
     with open("out.parquet", "wb") as f:
         rows = write_cdc_parquet(lf, f)                       # CDC with the tuned defaults
@@ -17,7 +17,7 @@ Usage (any writable binary file: a ``BucketWriter``, a local file, ``io.BytesIO`
                                              "norm_level": 0})
 
 Memory is bounded and independent of the input size: Polars' run-ahead is capped by
-:func:`~hf_bucket_sink.backpressure.bounded_streaming`, and we hold at most one row group
+:func:`~hf_bucket_sink.polars.backpressure.bounded_streaming`, and we hold at most one row group
 of Arrow data (``row_group_size`` rows) plus one Polars batch. A blocking ``file.write()``
 stops the loop, which stops pulling batches, which stops the query: the same backpressure as
 Polars' own sink.
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
-from hf_bucket_sink.backpressure import bounded_streaming
+from hf_bucket_sink.polars.backpressure import bounded_streaming
 from hf_bucket_sink.errors import InvalidOptionError
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ __all__ = [
     "DEFAULT_DATA_PAGE_SIZE",
     "DEFAULT_ROW_GROUP_SIZE",
     "cdc_options",
+    "TellingFile",
+    "portable_schema",
+    "arrow_row_groups",
     "write_cdc_parquet",
 ]
 
@@ -136,13 +139,13 @@ def _positive_int(name: str, value: Any, upper: int | None = None) -> int:
 
 def _arrow_schema(schema: pl.Schema, metadata: Mapping[str, str] | None) -> pa.Schema:
     # the Arrow types Polars' to_arrow() produces for this schema (an empty frame converts exactly)
-    arrow = _portable(pl.DataFrame(schema=schema).to_arrow().schema)
+    arrow = portable_schema(pl.DataFrame(schema=schema).to_arrow().schema)
     if metadata:
         arrow = arrow.with_metadata({**(arrow.metadata or {}), **{str(k): str(v) for k, v in metadata.items()}})
     return arrow
 
 
-def _portable(schema: pa.Schema) -> pa.Schema:
+def portable_schema(schema: pa.Schema) -> pa.Schema:
     """string_view/binary_view -> large_string/large_binary: what every Parquet reader maps back cleanly.
 
     Polars 2.1's ``to_arrow()`` already yields ``large_string``; newer compat levels may yield views.
@@ -231,7 +234,7 @@ def write_cdc_parquet(
         raise InvalidOptionError(f"row_group_key {row_group_key!r} is not a column; columns: {', '.join(schema.names())}.")
     key = row_group_key if row_group_key is not None else (schema.names()[0] if schema.len() else None)
     arrow_schema = _arrow_schema(schema, metadata)
-    gate = _Gate(file)
+    gate = TellingFile(file)
     writer = pq.ParquetWriter(
         gate,
         arrow_schema,
@@ -250,7 +253,7 @@ def write_cdc_parquet(
             if row_group_cuts == "content" and key is not None:
                 groups = _content_row_groups(batches, row_group_size, key, arrow_schema)
             else:
-                groups = _row_groups((df.to_arrow() for df in batches), row_group_size, arrow_schema)
+                groups = arrow_row_groups((df.to_arrow() for df in batches), row_group_size, arrow_schema)
             for table in groups:
                 writer.write_table(table, row_group_size=table.num_rows)  # one table = one row group
                 rows += table.num_rows
@@ -265,7 +268,7 @@ def write_cdc_parquet(
     return rows
 
 
-def _row_groups(tables: Iterable[pa.Table], size: int, schema: pa.Schema) -> Iterable[pa.Table]:
+def arrow_row_groups(tables: Iterable[pa.Table], size: int, schema: pa.Schema) -> Iterable[pa.Table]:
     """Regroup a stream of small tables into tables of exactly ``size`` rows (the last one shorter).
 
     Exact cuts matter: row-group boundaries that followed Polars' batch boundaries would move
@@ -341,7 +344,7 @@ def _content_row_groups(frames: Iterable[pl.DataFrame], size: int, key: str, sch
         yield pa.concat_tables(pending)
 
 
-class _Gate(io.RawIOBase):
+class TellingFile(io.RawIOBase):
     """The file pyarrow writes to: forwards to ``file`` and counts the position itself.
 
     ``tell()`` is answered here because a streaming target (``BucketWriter``) cannot seek, and

@@ -12,7 +12,7 @@ bucket (``write_json``, ``write_avro``, ``write_ipc_stream``, ``write_excel``, D
 :class:`~hf_bucket_sink.UnsupportedTargetError` naming what can.
 
 Reads too: ``pl.scan_parquet/scan_csv/scan_ndjson/scan_ipc`` and ``pl.read_*`` given an
-``hf://buckets`` source (or a list of them) go to :mod:`hf_bucket_sink.scan`.
+``hf://buckets`` source (or a list of them) go to :mod:`hf_bucket_sink.polars.scans`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from hf_bucket_sink.errors import InvalidOptionError, UnsupportedTargetError
-from hf_bucket_sink.paths import is_bucket_uri
+from hf_bucket_sink.core.paths import is_bucket_uri
 
 __all__ = ["install", "uninstall", "is_installed"]
 
@@ -38,7 +38,7 @@ _SUPPORTED = (
     "LazyFrame.sink_parquet/sink_csv/sink_ndjson/sink_ipc and DataFrame.write_parquet/write_csv/write_ndjson/write_ipc "
     "(one file, or pl.PartitionBy for the sink_* methods)"
 )
-#: (class, method, name of our function in hf_bucket_sink.sinks, name of Polars' target argument)
+#: (class, method, name of our function in hf_bucket_sink.polars.sinks, name of Polars' target argument)
 _ROUTED = [
     (pl.LazyFrame, "sink_parquet", "path"),
     (pl.LazyFrame, "sink_csv", "path"),
@@ -113,7 +113,7 @@ def _wrap_unsupported(cls: type, method: str) -> Callable[..., Any]:
     return wrapper
 
 
-#: Polars readers routed to hf_bucket_sink.scan when the source is an hf://buckets URI (or a list of them)
+#: Polars readers routed to hf_bucket_sink.polars.scans when the source is an hf://buckets URI (or a list of them)
 _READERS = ("scan_parquet", "scan_csv", "scan_ndjson", "scan_ipc", "read_parquet", "read_csv", "read_ndjson", "read_ipc")
 _read_originals: dict[str, Callable[..., Any]] = {}
 
@@ -142,12 +142,12 @@ def _wrap_reader(name: str, ours: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _install_readers() -> None:
-    from hf_bucket_sink import scan
+    from hf_bucket_sink.polars import scans
 
     for name in _READERS:
         if name not in _read_originals:
             _read_originals[name] = getattr(pl, name)
-            setattr(pl, name, _wrap_reader(name, getattr(scan, name)))
+            setattr(pl, name, _wrap_reader(name, getattr(scans, name)))
 
 
 def _uninstall_readers() -> None:
@@ -158,7 +158,7 @@ def _uninstall_readers() -> None:
 
 def install() -> None:
     """Route Polars writes with ``hf://buckets/...`` targets, and reads of such sources, to hf-bucket-sink (idempotent)."""
-    from hf_bucket_sink import sinks
+    from hf_bucket_sink.polars import sinks
 
     with _lock:
         if _originals:

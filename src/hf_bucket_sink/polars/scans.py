@@ -44,11 +44,11 @@ from typing import Any
 
 import polars as pl
 
-from hf_bucket_sink.auth import resolve_credentials
+from hf_bucket_sink.core.credentials import resolve_credentials
 from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidOptionError
-from hf_bucket_sink.hub import HubClient
-from hf_bucket_sink.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
-from hf_bucket_sink.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
+from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
+from hf_bucket_sink.core.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
 
 __all__ = [
     "scan_parquet",
@@ -59,6 +59,7 @@ __all__ = [
     "read_csv",
     "read_ndjson",
     "read_ipc",
+    "list_sources",
 ]
 
 logger = logging.getLogger("hf_bucket_sink")
@@ -111,7 +112,7 @@ def _is_hidden(name: str, prefixes: Sequence[str]) -> bool:
     return any(name.startswith(p) for p in prefixes)
 
 
-def _list_sources(
+def list_sources(
     hub: HubClient, source: Any, fmt: str, *, glob: bool, hidden: Sequence[str]
 ) -> _Sources:
     uris = list(source) if isinstance(source, (list, tuple)) else [source]
@@ -583,7 +584,7 @@ def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, opti
     hub = HubClient(resolve_credentials(storage_options))
     hidden = options.get("hidden_file_prefix") or (".", "_")
     hidden = (hidden,) if isinstance(hidden, str) else tuple(hidden)
-    sources = _list_sources(hub, source, fmt, glob=bool(options.get("glob", True)), hidden=hidden)
+    sources = list_sources(hub, source, fmt, glob=bool(options.get("glob", True)), hidden=hidden)
     logger.info("scanning %d %s file(s) under %s%s", len(sources.files), fmt, BUCKET_URI_PREFIX, sources.base)
     if fmt == "parquet":
         options.pop("glob", None)

@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import polars as pl
 
-from hf_bucket_sink.auth import resolve_credentials
-from hf_bucket_sink.backpressure import bounded_streaming
-from hf_bucket_sink.cdc import cdc_options, write_cdc_parquet
+from hf_bucket_sink.core.credentials import resolve_credentials
+from hf_bucket_sink.polars.backpressure import bounded_streaming
+from hf_bucket_sink.polars.cdc import cdc_options, write_cdc_parquet
 from hf_bucket_sink.errors import (
     BucketFileExistsError,
     BucketSinkError,
@@ -39,16 +39,17 @@ from hf_bucket_sink.errors import (
     QueryError,
     UnsupportedTargetError,
 )
-from hf_bucket_sink.hub import BATCH_LIMIT, HubClient
-from hf_bucket_sink.paths import BucketPath, is_bucket_uri
-from hf_bucket_sink.progress import progress_reporter
-from hf_bucket_sink.result import FileResult, SinkResult
-from hf_bucket_sink.upload import UploadSession, UploadTuning
+from hf_bucket_sink.core.hub import BATCH_LIMIT, HubClient
+from hf_bucket_sink.core.paths import BucketPath, is_bucket_uri
+from hf_bucket_sink.core.progress import progress_reporter
+from hf_bucket_sink.core.result import FileResult, SinkResult
+from hf_bucket_sink.core.upload import UploadSession
+from hf_bucket_sink.core.writers import UploadTuning
 
 __all__ = [
     "sink_parquet", "sink_csv", "sink_ndjson", "sink_ipc",
     "write_parquet", "write_csv", "write_ndjson", "write_ipc",
-    "MANIFEST_NAME", "MANIFEST_VERSION",
+    "MANIFEST_NAME", "MANIFEST_VERSION", "FORMATS", "manifest_builder", "partition_file_path",
 ]
 
 logger = logging.getLogger("hf_bucket_sink")
@@ -88,7 +89,7 @@ class _Format:
         return self.rows
 
 
-_FORMATS = {
+FORMATS = {
     "parquet": _Format("parquet", "sink_parquet", "write_parquet", "parquet", "application/vnd.apache.parquet", "parquet"),
     "csv": _Format("csv", "sink_csv", "write_csv", "csv", "text/csv", None),
     "ndjson": _Format("ndjson", "sink_ndjson", "write_ndjson", "jsonl", "application/x-ndjson", "lines"),
@@ -208,7 +209,7 @@ def _relative_from_user(provider: Callable[[Any], Any], args: Any, base: BucketP
     return produced
 
 
-def _manifest_builder(
+def manifest_builder(
     fmt: _Format, base: BucketPath, schema: pl.Schema, spec: Any, mode: bool | None
 ) -> Callable[[Sequence[FileResult]], tuple[BucketPath, bytes] | None]:
     def build(files: Sequence[FileResult]) -> tuple[BucketPath, bytes] | None:
@@ -387,7 +388,7 @@ def _sink(
             ) from exc
         if isinstance(parsed, BucketPath):
             return session.commit()
-        builder = _manifest_builder(fmt, parsed.base, schema, parsed.spec, manifest)
+        builder = manifest_builder(fmt, parsed.base, schema, parsed.spec, manifest)
         return session.commit(uri=str(parsed.base) + ("" if parsed.base.path else "/"), manifest=builder, delete_first=delete_first)
 
 
@@ -485,7 +486,7 @@ _COMMON_DOC = """
     ``QueryError`` if the query fails, ``UploadError`` / ``CommitError`` (OSError) if storing fails.
 """
 
-sink_parquet = _make_sink(_FORMATS["parquet"])
+sink_parquet = _make_sink(FORMATS["parquet"])
 sink_parquet.__doc__ = """Stream ``frame`` (LazyFrame or DataFrame) as Parquet into a Storage Bucket.
 
     >>> hf_bucket_sink.sink_parquet(lf, "hf://buckets/me/b/data.parquet", compression="zstd")
@@ -499,27 +500,27 @@ sink_parquet.__doc__ = """Stream ``frame`` (LazyFrame or DataFrame) as Parquet i
     compression_level, row_group_size, data_page_size, statistics, metadata (docs/dedup.md).
 """ + _COMMON_DOC
 
-sink_csv = _make_sink(_FORMATS["csv"])
+sink_csv = _make_sink(FORMATS["csv"])
 sink_csv.__doc__ = """Stream ``frame`` as CSV into a Storage Bucket (``LazyFrame.sink_csv``'s options).
 
     >>> hf_bucket_sink.sink_csv(lf, "hf://buckets/me/b/export.csv", separator=";")
     >>> hf_bucket_sink.sink_csv(lf, pl.PartitionBy("hf://buckets/me/b/parts/", max_rows_per_file=1_000_000))
 """ + _COMMON_DOC
 
-sink_ndjson = _make_sink(_FORMATS["ndjson"])
+sink_ndjson = _make_sink(FORMATS["ndjson"])
 sink_ndjson.__doc__ = """Stream ``frame`` as newline-delimited JSON into a Storage Bucket.
 
     >>> hf_bucket_sink.sink_ndjson(lf, "hf://buckets/me/b/rows.jsonl")
     >>> hf_bucket_sink.sink_ndjson(lf, pl.PartitionBy("hf://buckets/me/b/by-day/", key="day"))
 """ + _COMMON_DOC
 
-sink_ipc = _make_sink(_FORMATS["ipc"])
+sink_ipc = _make_sink(FORMATS["ipc"])
 sink_ipc.__doc__ = """Stream ``frame`` as an Arrow IPC file (Feather v2) into a Storage Bucket.
 
     >>> hf_bucket_sink.sink_ipc(lf, "hf://buckets/me/b/table.arrow", compression="zstd")
 """ + _COMMON_DOC
 
-write_parquet = _make_write(_FORMATS["parquet"])
+write_parquet = _make_write(FORMATS["parquet"])
 write_parquet.__doc__ = """Write an eager DataFrame as Parquet into a bucket; same guarantees and errors as :func:`sink_parquet`.
 
     >>> hf_bucket_sink.write_parquet(df, "hf://buckets/me/b/df.parquet", row_group_size=100_000)
@@ -530,19 +531,19 @@ write_parquet.__doc__ = """Write an eager DataFrame as Parquet into a bucket; sa
     ``content_defined_chunking`` (see :func:`sink_parquet`).
 """ + _COMMON_DOC
 
-write_csv = _make_write(_FORMATS["csv"])
+write_csv = _make_write(FORMATS["csv"])
 write_csv.__doc__ = """Write an eager DataFrame as CSV into a bucket; same guarantees and errors as :func:`sink_csv`.
 
     >>> hf_bucket_sink.write_csv(df, "hf://buckets/me/b/df.csv", separator="\\t")
 """ + _COMMON_DOC
 
-write_ndjson = _make_write(_FORMATS["ndjson"])
+write_ndjson = _make_write(FORMATS["ndjson"])
 write_ndjson.__doc__ = """Write an eager DataFrame as NDJSON into a bucket; same guarantees and errors as :func:`sink_ndjson`.
 
     >>> hf_bucket_sink.write_ndjson(df, "hf://buckets/me/b/df.jsonl")
 """ + _COMMON_DOC
 
-write_ipc = _make_write(_FORMATS["ipc"])
+write_ipc = _make_write(FORMATS["ipc"])
 write_ipc.__doc__ = """Write an eager DataFrame as an Arrow IPC file into a bucket; same guarantees and errors as :func:`sink_ipc`.
 
     >>> hf_bucket_sink.write_ipc(df, "hf://buckets/me/b/df.arrow", compression="lz4")
