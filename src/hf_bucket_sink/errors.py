@@ -9,10 +9,21 @@ code that knows nothing about this package still reacts sensibly::
     except FileNotFoundError:      # BucketNotFoundError is one
         ...
 
+Errors that mean the same as a ``huggingface_hub`` error also subclass it, so code written for the
+official client catches ours too::
+
+    except huggingface_hub.errors.BucketNotFoundError:   # ours is one
+        ...
+
 Every message says what went wrong *and what to do about it*.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from huggingface_hub import errors as hf_errors
 
 __all__ = [
     "BucketSinkError",
@@ -35,6 +46,35 @@ class BucketSinkError(Exception):
     """Base class of every error raised by hf-bucket-sink."""
 
 
+class _HubHTTPError(BucketSinkError, hf_errors.HfHubHTTPError):
+    """Base of our errors that are also ``huggingface_hub`` HTTP errors.
+
+    ``huggingface_hub`` requires the HTTP response; ours are also raised where there is none (a
+    file missing from a listing, a connection that failed), so ``response`` is optional here:
+    ``request_id``, ``server_message``, ``response`` are then ``None``. Picklable either way
+    (Ray and Spark ship errors between processes; a response does not pickle, so it is dropped).
+    """
+
+    def __init__(self, message: str, *, response: httpx2.Response | None = None, server_message: str | None = None) -> None:
+        if response is not None:
+            hf_errors.HfHubHTTPError.__init__(self, message, response=response, server_message=server_message)
+            return
+        httpx2.HTTPError.__init__(self, message)
+        self.request_id = None
+        self.server_message = server_message
+        self.response = None  # type: ignore[assignment]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (_rebuild, (type(self), str(self), self.server_message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[_HubHTTPError], message: str, server_message: str | None, state: dict[str, Any]) -> _HubHTTPError:
+    error = cls(message, server_message=server_message)
+    state = {k: v for k, v in state.items() if k not in ("response", "_request", "request")}
+    error.__dict__.update(state)
+    return error
+
+
 class InvalidBucketPathError(BucketSinkError, ValueError):
     """A path is not a valid ``hf://buckets/<namespace>/<bucket>/<path>`` URI."""
 
@@ -55,11 +95,11 @@ class BucketAccessDeniedError(AuthenticationError):
     """The token is valid but may not do this (e.g. a read-only token asked to write; HTTP 403)."""
 
 
-class BucketNotFoundError(BucketSinkError, FileNotFoundError):
+class BucketNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.BucketNotFoundError):
     """The bucket does not exist, or the token cannot see it (private buckets answer 404)."""
 
 
-class BucketFileNotFoundError(BucketSinkError, FileNotFoundError):
+class BucketFileNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.RemoteEntryNotFoundError):
     """The bucket is visible but the file, folder or glob to read matches nothing in it."""
 
 
@@ -67,7 +107,7 @@ class BucketFileExistsError(BucketSinkError, FileExistsError):
     """The target already exists and ``if_exists="error"`` was asked for."""
 
 
-class HubResponseError(BucketSinkError, OSError):
+class HubResponseError(_HubHTTPError, OSError):
     """The Hub answered with an unexpected status or a body that cannot be understood."""
 
 

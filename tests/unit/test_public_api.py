@@ -95,3 +95,23 @@ def test_installed_unsupported_bucket_targets_fail_clearly(call, fragment: str) 
             call(pl.DataFrame({"a": [1]}))
     finally:
         hf_bucket_sink.uninstall()
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("BucketNotFoundError", "BucketNotFoundError"),
+        ("BucketFileNotFoundError", "RemoteEntryNotFoundError"),
+        ("HubResponseError", "HfHubHTTPError"),
+    ],
+)
+def test_errors_that_mean_the_same_subclass_huggingface_hub_errors(ours: str, theirs: str) -> None:
+    import pickle
+
+    from huggingface_hub import errors as hf_errors
+
+    error = getattr(errors, ours)("what happened; what to do")
+    with pytest.raises(getattr(hf_errors, theirs)):
+        raise error
+    again = pickle.loads(pickle.dumps(error))  # Ray and Spark ship errors between processes
+    assert type(again) is type(error) and str(again) == str(error)

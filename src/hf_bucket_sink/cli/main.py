@@ -23,14 +23,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    from hf_bucket_sink.localhub.cli import configure_parser as configure_serve
-
     serve = sub.add_parser(
         "serve",
         help="run a local Hub (Storage Buckets API + Xet CAS) for tests and offline work",
         description="Run a local Hub: the Storage Bucket API and a Xet CAS server in one process.",
     )
-    configure_serve(serve)
+    try:
+        from hf_bucket_sink.localhub.cli import configure_parser as configure_serve
+    except ImportError as exc:  # the [localhub] extra is not installed: every other command still works
+        serve.set_defaults(serve_unavailable=str(exc))
+        serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    else:
+        configure_serve(serve)
 
     from hf_bucket_sink.cli.demo import configure_parser as configure_demo
 
@@ -82,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "serve":
+        unavailable = getattr(args, "serve_unavailable", None)
+        if unavailable:
+            print(f"hf-bucket-sink: error: {unavailable}", file=sys.stderr)
+            return 2
         from hf_bucket_sink.localhub.cli import run_serve
 
         return run_serve(args)
