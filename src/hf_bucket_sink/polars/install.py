@@ -28,6 +28,7 @@ import polars as pl
 
 from hf_bucket_sink.errors import InvalidOptionError, UnsupportedTargetError
 from hf_bucket_sink.core.paths import is_bucket_uri
+from hf_bucket_sink.polars.compat import mark_original, partition_spec
 
 __all__ = ["install", "uninstall", "is_installed"]
 
@@ -69,8 +70,7 @@ def _target_of(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
 
 def _is_bucket_target(target: Any) -> bool:
     if isinstance(target, pl.PartitionBy):
-        inner = getattr(target, "_pl_partition_by", None)
-        return is_bucket_uri(getattr(inner, "base_path", None))
+        return is_bucket_uri(getattr(partition_spec(target), "base_path", None))
     return is_bucket_uri(target)
 
 
@@ -92,7 +92,7 @@ def _wrap_supported(cls: type, method: str, arg_name: str, ours: Callable[..., A
             raise UnsupportedTargetError(f"{cls.__name__}.{method} takes its options as keywords, e.g. compression='zstd'.")
         return ours(self, target if isinstance(target, pl.PartitionBy) else os.fspath(target), **kwargs)
 
-    wrapper.__hf_bucket_sink_original__ = original  # type: ignore[attr-defined]
+    mark_original(wrapper, original)
     return wrapper
 
 
@@ -109,7 +109,7 @@ def _wrap_unsupported(cls: type, method: str) -> Callable[..., Any]:
             )
         return original(self, *args, **kwargs)
 
-    wrapper.__hf_bucket_sink_original__ = original  # type: ignore[attr-defined]
+    mark_original(wrapper, original)
     return wrapper
 
 
@@ -137,7 +137,7 @@ def _wrap_reader(name: str, ours: Callable[..., Any]) -> Callable[..., Any]:
         kwargs.pop("source", None)
         return ours(source, **kwargs)
 
-    wrapper.__hf_bucket_sink_original__ = original  # type: ignore[attr-defined]
+    mark_original(wrapper, original)
     return wrapper
 
 
