@@ -86,7 +86,7 @@ def test_bandwidth_limit_throttles_uploads_and_downloads(local_hub: Any, hf_api:
     resp = raw_http.request("PUT", "/_localhub/bandwidth", json.dumps({"bytes_per_s": 10_000_000}))
     assert resp.json() == {"bytes_per_s": 10_000_000}
     started = time.monotonic()
-    assert raw_http.request("GET", "/buckets/local/bw/resolve/d.bin").body == data
+    assert raw_http.request("GET", "/buckets/local/bw/resolve/d.bin", follow_redirects=True).body == data
     assert time.monotonic() - started >= 0.25  # 3 MB at 10 MB/s (minus a 50 ms burst)
     started = time.monotonic()
     hf_api.batch_bucket_files("local/bw", add=[(os.urandom(3_000_000), "e.bin")])

@@ -47,13 +47,22 @@ class Route:
     max_body: int = SMALL_BODY
     #: Throttle the request body (uploads) and the response body (downloads) with the bandwidth limit.
     throttle: bool = False
+    #: The listening origin that serves it: ``"hub"`` (API, CAS) or ``"cdn"`` (signed, token-free downloads).
+    origin: str = "hub"
 
 
 def route(
-    methods: str, pattern: str, handler: Handler, family: str, *, max_body: int = SMALL_BODY, throttle: bool = False
+    methods: str,
+    pattern: str,
+    handler: Handler,
+    family: str,
+    *,
+    max_body: int = SMALL_BODY,
+    throttle: bool = False,
+    origin: str = "hub",
 ) -> Route:
     """Build a :class:`Route`; ``methods`` is space-separated (``"GET HEAD"``)."""
-    return Route(frozenset(methods.split()), re.compile(pattern), handler, family, max_body, throttle)
+    return Route(frozenset(methods.split()), re.compile(pattern), handler, family, max_body, throttle, origin)
 
 
 class App:
@@ -62,15 +71,17 @@ class App:
     def __init__(self, state: HubState, routes: Sequence[Route] | None = None) -> None:
         self.state = state
         if routes is None:
-            from . import admin_routes, cas_routes, hub_routes
+            from . import admin_routes, cas_routes, cdn_routes, hub_routes
 
-            routes = [*admin_routes.ROUTES, *cas_routes.ROUTES, *hub_routes.ROUTES]
+            routes = [*admin_routes.ROUTES, *cas_routes.ROUTES, *hub_routes.ROUTES, *cdn_routes.ROUTES]
         self.routes: tuple[Route, ...] = tuple(routes)
 
     def match(self, req: Request) -> tuple[Route | None, dict[str, str], bool]:
         """(route, params, path_matched): the route for this request, if any."""
         path_matched = False
         for r in self.routes:
+            if r.origin != req.origin:  # the CDN origin serves signed URLs only, the Hub origin never does
+                continue
             m = r.pattern.match(req.path)
             if m is None:
                 continue

@@ -221,9 +221,10 @@ def _readable_file(state: HubState, req: Request, file_hex: str) -> FileReconstr
 
 
 def _data_url(state: HubState, req: Request, xorb_hex: str) -> str:
+    # Like production's presigned storage URLs: on another origin (the CDN port), no token needed.
     exp = int(time.time()) + DATA_URL_TTL
     sig = state.auth.sign(f"data:{xorb_hex}:{exp}")
-    return f"{state.cas_url(req)}/xorb-data/{xorb_hex}?{urlencode({'e': exp, 's': sig})}"
+    return f"{state.cdn_base_url()}/cas/{state.store_id}/xorb-data/{xorb_hex}?{urlencode({'e': exp, 's': sig})}"
 
 
 def _reconstruct(state: HubState, req: Request, params: dict[str, str], version: int) -> Response:
@@ -282,6 +283,7 @@ def head_file(state: HubState, req: Request, params: dict[str, str]) -> Response
 
 
 def xorb_data(state: HubState, req: Request, params: dict[str, str]) -> Response:
+    state.record_cdn_request(req)
     xorb_hex = _check_hash(params["hash"], "xorb hash")
     exp_raw, sig = req.arg("e", ""), req.arg("s", "")
     try:
@@ -351,6 +353,6 @@ ROUTES: list[Route] = [
     route("GET", _CAS + rf"/v1/reconstructions/{_H}$", reconstruction_v1, "cas_reconstruction"),
     route("GET", _CAS + rf"/v2/reconstructions/{_H}$", reconstruction_v2, "cas_reconstruction"),
     route("HEAD", _CAS + rf"/v1/files/{_H}$", head_file, "cas_reconstruction"),
-    route("GET", _CAS + rf"/xorb-data/{_H}$", xorb_data, "cas_data", throttle=True),
+    route("GET", _CAS + rf"/xorb-data/{_H}$", xorb_data, "cas_data", throttle=True, origin="cdn"),
     route("POST", r"^(?:/cas/[^/]+)?/v1/telemetry$", telemetry, "telemetry", max_body=64 << 20),
 ]

@@ -108,6 +108,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "default: built from each request's Host header",
     )
     parser.add_argument(
+        "--cdn-port", type=int, default=0,
+        help="port of the second origin that serves signed, token-free download URLs (resolve redirects, "
+        "xorb data); 0 picks a free port (default)",
+    )
+    parser.add_argument(
+        "--cdn-public-url", default=None,
+        help="base URL of the signed download URLs when the CDN port is behind a proxy (default: its local URL)",
+    )
+    parser.add_argument(
+        "--signed-url-ttl", type=_positive(float), default=3600.0, metavar="S",
+        help="lifetime of signed resolve URLs in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
         "--cas-token-ttl", type=_positive(float), default=3600.0, metavar="S",
         help="lifetime of Xet CAS tokens in seconds (default: %(default)s)",
     )
@@ -160,6 +173,9 @@ def run_serve(args: argparse.Namespace) -> int:
             dark=args.dark,
             client_timeout=args.client_timeout,
             admin_token=args.admin_token,
+            cdn_port=args.cdn_port,
+            cdn_public_url=args.cdn_public_url,
+            signed_url_ttl=args.signed_url_ttl,
         )
         hub.start()
     except (OSError, RuntimeError, ValueError) as exc:
@@ -176,6 +192,7 @@ def run_serve(args: argparse.Namespace) -> int:
         lines = [
             f"Local Hub listening on {hub.url}",
             f"  data dir:     {data}",
+            f"  downloads:    {hub.cdn_url}  (signed URLs that resolve redirects to; no token needed)",
             f"  user:         {hub.user}  (write token: {hub.token})",
         ]
         lines += [f"  extra token:  {name} ({role}): {token}" for name, token, role in args.extra_token]

@@ -25,7 +25,7 @@ per rule key from the moment the rules are set (``snapshot()["matched"]``), so
 
 Admin routes (``/_localhub/…``) are never faulted, so a test can always switch faults off.
 Rules are looked up by exact family, then by group (``cas`` = every ``cas_*`` family, ``hub`` =
-``hub_api``, ``hub_resolve``, ``xet_token``), then ``*``. Draws use one seeded RNG, so a run with a
+``hub_api``, ``hub_batch``, ``hub_resolve``, ``xet_token``; ``cdn_file`` is in no group), then ``*``. Draws use one seeded RNG, so a run with a
 fixed seed and a fixed request order injects the same faults.
 
 Example::
@@ -64,7 +64,7 @@ BATCH_FAMILY = "hub_batch"
 #: What a partially applied batch answers.
 PARTIAL_ANSWERS = ("error", "drop", "report")
 #: Families a rule may name (``admin`` is deliberately absent: it is never faulted).
-FAMILIES = (*FAMILY_GROUPS["cas"], *FAMILY_GROUPS["hub"], "telemetry", "unknown")
+FAMILIES = (*FAMILY_GROUPS["cas"], *FAMILY_GROUPS["hub"], "cdn_file", "telemetry", "unknown")
 #: Statuses an injected error may have: the transient ones clients are expected to retry, plus 500.
 ERROR_STATUSES = (408, 429, 500, 502, 503, 504)
 

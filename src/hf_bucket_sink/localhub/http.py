@@ -175,6 +175,8 @@ class Request:
         self.headers = handler.headers
         self.client_address: tuple[Any, ...] = handler.client_address
         self.server_address: tuple[Any, ...] = handler.server.server_address
+        #: Which listening origin took the request: ``"hub"`` or ``"cdn"`` (signed download URLs).
+        self.origin: str = handler.server.origin
         self.request_id: str = os.urandom(8).hex()
         self.started = time.monotonic()
         #: Set by the router: maximum accepted body size, and whether reading it is throttled.
@@ -534,8 +536,10 @@ class HubHTTPServer(ThreadingHTTPServer):
         limiter: BandwidthLimiter | None = None,
         stop_event: threading.Event | None = None,
         client_timeout: float = CLIENT_TIMEOUT,
+        origin: str = "hub",
     ) -> None:
         self.client_timeout = client_timeout
+        self.origin = origin
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.dispatch = dispatch
         self.stop_event = stop_event or threading.Event()

@@ -72,6 +72,11 @@ class LocalHub:
             before its connection is closed: the time limit for slow clients.
         admin_token: when set, ``/_localhub/`` admin routes (except ``health``) need
             ``Authorization: Bearer <admin_token>``; when None they answer loopback peers only.
+        cdn_port: port of the second listening socket, the "CDN" origin that serves signed,
+            token-free download URLs (resolve redirects, xorb data); 0 picks a free port.
+        cdn_public_url: base of the signed URLs when the CDN port is behind a proxy (default: its
+            local URL).
+        signed_url_ttl: lifetime in seconds of a signed resolve URL.
     """
 
     def __init__(
@@ -93,6 +98,9 @@ class LocalHub:
         dark: bool = False,
         client_timeout: float = CLIENT_TIMEOUT,
         admin_token: str | None = None,
+        cdn_port: int = 0,
+        cdn_public_url: str | None = None,
+        signed_url_ttl: float = 3600,
     ) -> None:
         records = [TokenRecord(token, user, "write", "default")]
         for entry in extra_tokens:
@@ -116,6 +124,8 @@ class LocalHub:
             raise ValueError(f"client_timeout must be positive, got {client_timeout!r}")
         if admin_token is not None and (not admin_token or any(c.isspace() for c in admin_token)):
             raise ValueError("admin_token must be non-empty and contain no whitespace")
+        if not signed_url_ttl > 0:
+            raise ValueError(f"signed_url_ttl must be positive, got {signed_url_ttl!r}")
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size!r}")
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
@@ -134,14 +144,20 @@ class LocalHub:
         self._admin_token = admin_token
         #: fault injection in front of every route (survives stop()/start(); see :mod:`.faults`)
         self.faults = FaultInjector(rules=faults, dark=dark, seed=fault_seed, stop=self._stop_event)
+        self._cdn_port_arg = cdn_port
+        self._cdn_public_url = cdn_public_url.rstrip("/") if cdn_public_url else None
+        self._signed_url_ttl = float(signed_url_ttl)
         self._server: HubHTTPServer | None = None
+        self._cdn_server: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._cdn_thread: threading.Thread | None = None
         self._catalog: Catalog | None = None
         self._state: HubState | None = None
         self._lock_file: IO[Any] | None = None
         self._owned_dir: Path | None = None
         self.data_dir: Path = self._data_dir_arg or Path()
         self.port = 0
+        self.cdn_port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -178,6 +194,7 @@ class LocalHub:
                 page_size=self._page_size,
                 faults=self.faults,
                 admin_token=self._admin_token,
+                signed_url_ttl=self._signed_url_ttl,
             )
             app = App(self._state)
             self.faults.bind(app, app.family_of)
@@ -188,25 +205,46 @@ class LocalHub:
                 stop_event=self._stop_event,
                 client_timeout=self._client_timeout,
             )
+            self._cdn_server = HubHTTPServer(
+                (self.host, self._cdn_port_arg),
+                self.faults,
+                limiter=self._limiter,
+                stop_event=self._stop_event,
+                client_timeout=self._client_timeout,
+                origin="cdn",
+            )
         except BaseException:
+            for server in (self._server, self._cdn_server):
+                if server is not None:
+                    server.server_close()
+            self._server = self._cdn_server = None
             self._release()
             raise
         self.port = self._server.server_address[1]
+        self.cdn_port = self._cdn_server.server_address[1]
+        self._state.cdn_url = self.cdn_url
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"localhub:{self.port}"
         )
+        self._cdn_thread = threading.Thread(
+            target=self._cdn_server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"localhub-cdn:{self.cdn_port}"
+        )
         self._thread.start()
+        self._cdn_thread.start()
         logger.info("local Hub listening on %s (data dir %s)", self.url, self.data_dir)
         return self
 
     def stop(self) -> None:
         """Stop serving, join every thread, close the catalog; remove the data dir if it was temporary."""
         server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        cdn, self._cdn_server = self._cdn_server, None
+        for srv in (server, cdn):
+            if srv is not None:
+                srv.stop()
+        for thread in (self._thread, self._cdn_thread):
+            if thread is not None:
+                thread.join()
+        self._thread = self._cdn_thread = None
         self._release()
 
     def _release(self) -> None:
@@ -254,6 +292,20 @@ class LocalHub:
     def url(self) -> str:
         """The base URL clients should use: ``public_url`` if set, else :attr:`local_url`."""
         return self._public_url or self.local_url
+
+    @property
+    def cdn_url(self) -> str:
+        """Base URL of the CDN origin (signed download URLs): ``cdn_public_url`` or the local socket."""
+        if self._cdn_public_url:
+            return self._cdn_public_url
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.cdn_port}"
+
+    def cdn_requests(self) -> list[dict[str, Any]]:
+        """Method, path and headers of the last (up to 256) requests the CDN origin answered."""
+        return list(self._require_state().cdn_log)
 
     @property
     def store_id(self) -> str:

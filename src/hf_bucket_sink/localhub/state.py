@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,20 @@ class HubState:
     faults: Any = None
     #: when set, admin routes need ``Authorization: Bearer <admin_token>``; else they answer loopback peers only
     admin_token: str | None = None
+    #: base URL of the CDN origin (signed download URLs; see :mod:`.cdn_routes`), set once it listens
+    cdn_url: str = ""
+    #: lifetime in seconds of signed download URLs (resolve redirects, xorb data URLs)
+    signed_url_ttl: float = 3600.0
+    #: method, path and headers of the last requests to the CDN origin (tests check no token reaches it)
+    cdn_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=256))
+
+    def cdn_base_url(self) -> str:
+        if not self.cdn_url:
+            raise RuntimeError("the CDN origin of the local Hub is not listening")
+        return self.cdn_url
+
+    def record_cdn_request(self, req: Request) -> None:
+        self.cdn_log.append({"method": req.method, "path": req.target, "headers": dict(req.headers.items())})
 
     def base_url(self, req: Request) -> str:
         """Absolute base for every URL handed out: ``public_url``, else from the ``Host`` header."""
