@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from hf_bucket_sink.localhub import LocalHub
 
@@ -152,12 +153,16 @@ def test_cli_serve_prints_instructions_and_stops_on_sigterm(tmp_path: Path) -> N
             if line.startswith("Stop with"):
                 break
         out = "".join(lines)
-        url = re.search(r"export HF_ENDPOINT=(\S+) HF_TOKEN=hf_local_write_token", out)
+        url = re.search(r"export HF_ENDPOINT=(\S+) HF_TOKEN=(\S+)", out)
         assert url is not None, out
-        assert "bob (read): hf_bob" in out
+        token = url.group(2)  # no --token: a random one, printed
+        assert token.startswith("hf_local_") and token != "hf_local_write_token" and len(token) > 30
+        assert "bob (read): hf_bob" in out and "generated" in out
         api = HfApi(endpoint=url.group(1), token="hf_bob")
         assert api.whoami()["name"] == "bob"
-        HfApi(endpoint=url.group(1), token="hf_local_write_token").create_bucket("cli")
+        with pytest.raises(HfHubHTTPError):
+            HfApi(endpoint=url.group(1), token="hf_local_write_token").whoami()  # the fixed test token is not accepted
+        HfApi(endpoint=url.group(1), token=token).create_bucket("cli")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

@@ -42,6 +42,8 @@ def stats_payload(state: HubState) -> dict[str, Any]:
     out["bandwidth_limit"] = state.limiter.rate
     if state.faults is not None:
         out["faults"] = state.faults.snapshot()
+    if state.connection_stats is not None:
+        out["connections"] = state.connection_stats()
     return out
 
 

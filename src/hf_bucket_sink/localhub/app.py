@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[HubState, Request, dict[str, str]], Response]
 
-#: Default body cap for JSON routes.
-SMALL_BODY = 16 << 20
+#: Default body cap: JSON routes (create bucket, settings, move, admin…) carry a few hundred bytes.
+SMALL_BODY = 1 << 20
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,10 @@ __all__ = ["ROUTES"]
 _CAS = r"^/cas/(?P<store>[^/]+)"
 _H = r"(?P<hash>[^/]+)"
 _XORB_MAX_BODY = MAX_SERIALIZED_XORB_BYTES
-_SHARD_MAX_BODY = 512 << 20
+#: hf_xet cuts shards at a 64 MiB target; twice that leaves room without accepting anything huge.
+_SHARD_MAX_BODY = 128 << 20
+#: hf_xet's telemetry summary is about 1.3 KB.
+_TELEMETRY_MAX_BODY = 256 << 10
 #: Lifetime of the signed data URLs in reconstruction answers (a 403 makes the client ask again).
 DATA_URL_TTL = 3600
 
@@ -354,5 +357,5 @@ ROUTES: list[Route] = [
     route("GET", _CAS + rf"/v2/reconstructions/{_H}$", reconstruction_v2, "cas_reconstruction"),
     route("HEAD", _CAS + rf"/v1/files/{_H}$", head_file, "cas_reconstruction"),
     route("GET", _CAS + rf"/xorb-data/{_H}$", xorb_data, "cas_data", throttle=True, origin="cdn"),
-    route("POST", r"^(?:/cas/[^/]+)?/v1/telemetry$", telemetry, "telemetry", max_body=64 << 20),
+    route("POST", r"^(?:/cas/[^/]+)?/v1/telemetry$", telemetry, "telemetry", max_body=_TELEMETRY_MAX_BODY),
 ]

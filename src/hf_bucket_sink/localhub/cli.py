@@ -1,27 +1,33 @@
 """``hf-bucket-sink serve``: run the local Hub from the command line until SIGINT / SIGTERM.
 
+Safe by default: without ``--token`` a random token is generated and printed; binding a
+non-loopback address needs an explicit ``--token`` (the random one would be printed to a console
+the network cannot see, and a guessable default would hand the hub to the network).
+
 Example::
 
     $ hf-bucket-sink serve --port 0 --data-dir ./hub-data --extra-token alice:hf_alice:write
-    Local Hub listening on http://127.0.0.1:41235  (data: /home/me/hub-data)
+    Local Hub listening on http://127.0.0.1:41235
     ...
-    export HF_ENDPOINT=http://127.0.0.1:41235 HF_TOKEN=hf_local_write_token
+    export HF_ENDPOINT=http://127.0.0.1:41235 HF_TOKEN=hf_local_3q2...
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import secrets
 import signal
 import sys
 import threading
 from types import FrameType
 
 from .faults import parse_rules
-from .http import CLIENT_TIMEOUT
-from .server import DEFAULT_TOKEN, DEFAULT_USER, LocalHub
+from .http import CLIENT_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS
+from .server import DEFAULT_USER, LocalHub
 
-__all__ = ["configure_parser", "run_serve"]
+__all__ = ["configure_parser", "is_loopback_host", "run_serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +88,16 @@ def _fault(value: str) -> tuple[str, dict[str, float | int | str | None]]:
     return family, settings
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` flags to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
@@ -92,7 +108,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="directory for buckets, xorbs and the catalog; kept across restarts (default: a temp dir, deleted on exit)",
     )
     parser.add_argument("--user", default=DEFAULT_USER, help="default user name (default: %(default)s)")
-    parser.add_argument("--token", default=DEFAULT_TOKEN, help="write token of the default user (default: %(default)s)")
+    parser.add_argument(
+        "--token", default=None,
+        help="write token of the default user (default: a random token, printed at start; required with a "
+        "non-loopback --host)",
+    )
     parser.add_argument(
         "--extra-token",
         action="append",
@@ -104,8 +124,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--public-url",
         default=None,
-        help="base URL written into casUrl, data URLs and Link headers (e.g. behind a proxy); "
-        "default: built from each request's Host header",
+        help="base URL written into casUrl, bucket URLs and Link headers (e.g. behind a proxy); "
+        "default: http://HOST:PORT of the listening socket (never the request's Host header)",
     )
     parser.add_argument(
         "--cdn-port", type=int, default=0,
@@ -144,6 +164,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="close a connection whose client is silent this long mid-request or between requests (default: %(default)s)",
     )
     parser.add_argument(
+        "--header-timeout", type=_positive(float), default=HEADER_TIMEOUT, metavar="S",
+        help="close a connection that takes longer than this to send its request headers (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections", type=_positive(int), default=MAX_CONNECTIONS, metavar="N",
+        help="open connections per listening port; at the cap the longest-waiting idle or slow connection is "
+        "closed, or the newcomer gets 503 (default: %(default)s)",
+    )
+    parser.add_argument(
         "--admin-token", default=None,
         help="require 'Authorization: Bearer TOKEN' on /_localhub/ admin routes (default: loopback clients only)",
     )
@@ -156,13 +185,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     """Start the hub described by ``args``, print how to use it, serve until SIGINT/SIGTERM."""
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.token is None and not is_loopback_host(args.host):
+        print(
+            f"hf-bucket-sink serve: refusing to listen on {args.host} without --token: every client that can "
+            "reach this address could use the hub. Pass --token SECRET (and usually --public-url, --admin-token), "
+            "or bind loopback (--host 127.0.0.1).",
+            file=sys.stderr,
+        )
+        return 2
+    token = args.token if args.token is not None else "hf_local_" + secrets.token_urlsafe(24)
     try:
         hub = LocalHub(
             args.data_dir,
             host=args.host,
             port=args.port,
             user=args.user,
-            token=args.token,
+            token=token,
             extra_tokens=args.extra_token,
             public_url=args.public_url,
             cas_token_ttl=args.cas_token_ttl,
@@ -176,6 +214,8 @@ def run_serve(args: argparse.Namespace) -> int:
             cdn_port=args.cdn_port,
             cdn_public_url=args.cdn_public_url,
             signed_url_ttl=args.signed_url_ttl,
+            header_timeout=args.header_timeout,
+            max_connections=args.max_connections,
         )
         hub.start()
     except (OSError, RuntimeError, ValueError) as exc:
@@ -193,12 +233,17 @@ def run_serve(args: argparse.Namespace) -> int:
             f"Local Hub listening on {hub.url}",
             f"  data dir:     {data}",
             f"  downloads:    {hub.cdn_url}  (signed URLs that resolve redirects to; no token needed)",
-            f"  user:         {hub.user}  (write token: {hub.token})",
+            f"  user:         {hub.user}  (write token: {hub.token}"
+            + (", generated: pass --token to choose one)" if args.token is None else ")"),
         ]
-        lines += [f"  extra token:  {name} ({role}): {token}" for name, token, role in args.extra_token]
+        lines += [f"  extra token:  {name} ({role}): {value}" for name, value, role in args.extra_token]
         lines += [
             "  admin:        GET /_localhub/stats, PUT /_localhub/bandwidth, PUT /_localhub/faults "
             + ("(needs the admin token)" if args.admin_token else "(loopback clients only)"),
+        ]
+        if not is_loopback_host(args.host) and args.public_url is None:
+            lines.append(f"  warning:      URLs handed to clients point at {hub.url}; pass --public-url for remote clients")
+        lines += [
             "",
             "Point clients at it:",
             f"  export HF_ENDPOINT={hub.url} HF_TOKEN={hub.token}",

@@ -36,7 +36,10 @@ from .wire import bad_request, conflict, entry_not_found, not_found, unauthorize
 
 __all__ = ["ROUTES"]
 
-_BATCH_MAX_BODY = 64 << 20
+#: huggingface_hub sends at most 1000 lines per request, each under ~7 KB even with escaped 1 KB paths.
+_BATCH_MAX_BODY = 16 << 20
+#: 10,000 paths of up to 1 KB each (the client sends 1000 per request).
+_PATHS_INFO_MAX_BODY = 16 << 20
 _MAX_PATHS_INFO = 10_000
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
@@ -506,7 +509,7 @@ ROUTES: list[Route] = [
     route("DELETE", _BUCKET + r"/?$", delete_bucket, "hub_api"),
     route("PUT", _BUCKET + r"/settings$", update_settings, "hub_api"),
     route("GET", _BUCKET + r"/tree(?:/(?P<prefix>.*))?$", tree, "hub_api"),
-    route("POST", _BUCKET + r"/paths-info$", paths_info, "hub_api"),
+    route("POST", _BUCKET + r"/paths-info$", paths_info, "hub_api", max_body=_PATHS_INFO_MAX_BODY),
     route("POST", _BUCKET + r"/batch$", batch, "hub_batch", max_body=_BATCH_MAX_BODY),
     route("GET", _BUCKET + r"/xet-(?P<access>read|write)-token$", xet_token, "xet_token"),
     route("GET", _BUCKET + r"/events$", not_implemented_feed, "hub_api"),

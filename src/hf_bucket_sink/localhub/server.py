@@ -31,7 +31,7 @@ from .auth import Auth
 from .cas import CasStore, remove_tree
 from .catalog import Catalog, TokenRecord
 from .faults import FaultInjector
-from .http import CLIENT_TIMEOUT, BandwidthLimiter, HubHTTPServer
+from .http import CLIENT_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS, BandwidthLimiter, HubHTTPServer
 from .state import HubState
 from .validation import name_problem
 
@@ -77,6 +77,13 @@ class LocalHub:
         cdn_public_url: base of the signed URLs when the CDN port is behind a proxy (default: its
             local URL).
         signed_url_ttl: lifetime in seconds of a signed resolve URL.
+        header_timeout: seconds a client may take to send a request line and headers, from its
+            first byte (a slowloris client trickling bytes is cut after this).
+        max_connections: open connections per listening socket; at the cap, the connection waiting
+            longest for a request is closed for the newcomer, or the newcomer gets 503.
+
+    The default ``token`` is the fixed ``hf_local_write_token`` because tests rely on it; the
+    ``hf-bucket-sink serve`` command generates a random one instead (docs/localhub.md, *Security*).
     """
 
     def __init__(
@@ -101,6 +108,8 @@ class LocalHub:
         cdn_port: int = 0,
         cdn_public_url: str | None = None,
         signed_url_ttl: float = 3600,
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         records = [TokenRecord(token, user, "write", "default")]
         for entry in extra_tokens:
@@ -124,6 +133,10 @@ class LocalHub:
             raise ValueError(f"client_timeout must be positive, got {client_timeout!r}")
         if admin_token is not None and (not admin_token or any(c.isspace() for c in admin_token)):
             raise ValueError("admin_token must be non-empty and contain no whitespace")
+        if not header_timeout > 0:
+            raise ValueError(f"header_timeout must be positive, got {header_timeout!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
         if not signed_url_ttl > 0:
             raise ValueError(f"signed_url_ttl must be positive, got {signed_url_ttl!r}")
         if page_size < 1:
@@ -147,6 +160,8 @@ class LocalHub:
         self._cdn_port_arg = cdn_port
         self._cdn_public_url = cdn_public_url.rstrip("/") if cdn_public_url else None
         self._signed_url_ttl = float(signed_url_ttl)
+        self._header_timeout = float(header_timeout)
+        self._max_connections = max_connections
         self._server: HubHTTPServer | None = None
         self._cdn_server: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -204,6 +219,8 @@ class LocalHub:
                 limiter=self._limiter,
                 stop_event=self._stop_event,
                 client_timeout=self._client_timeout,
+                header_timeout=self._header_timeout,
+                max_connections=self._max_connections,
             )
             self._cdn_server = HubHTTPServer(
                 (self.host, self._cdn_port_arg),
@@ -212,6 +229,8 @@ class LocalHub:
                 stop_event=self._stop_event,
                 client_timeout=self._client_timeout,
                 origin="cdn",
+                header_timeout=self._header_timeout,
+                max_connections=self._max_connections,
             )
         except BaseException:
             for server in (self._server, self._cdn_server):
@@ -223,6 +242,13 @@ class LocalHub:
         self.port = self._server.server_address[1]
         self.cdn_port = self._cdn_server.server_address[1]
         self._state.cdn_url = self.cdn_url
+        # URLs handed out are built from configuration only, never from a request's Host header.
+        self._state.public_url = self.url
+        hub_server, cdn_server = self._server, self._cdn_server
+        self._state.connection_stats = lambda: {
+            "hub": hub_server.connection_stats(),
+            "cdn": cdn_server.connection_stats(),
+        }
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"localhub:{self.port}"
         )

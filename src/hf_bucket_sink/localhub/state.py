@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,8 @@ class HubState:
     signed_url_ttl: float = 3600.0
     #: method, path and headers of the last requests to the CDN origin (tests check no token reaches it)
     cdn_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=256))
+    #: what the connection limits did (open, refused, evicted, header_timeouts), per origin
+    connection_stats: Callable[[], dict[str, Any]] | None = None
 
     def cdn_base_url(self) -> str:
         if not self.cdn_url:
@@ -183,14 +186,15 @@ class HubState:
         self.cdn_log.append({"method": req.method, "path": req.target, "headers": dict(req.headers.items())})
 
     def base_url(self, req: Request) -> str:
-        """Absolute base for every URL handed out: ``public_url``, else from the ``Host`` header."""
+        """Absolute base for every URL handed out: the configured public URL, never the ``Host`` header.
+
+        A client-chosen ``Host`` must not steer where other clients send tokens and data (casUrl,
+        ``Link`` pages, redirects). Without a configured URL: the address this server listens on.
+        """
         if self.public_url:
             return self.public_url
-        host = req.host
-        if not host:  # HTTP/1.0 without Host: the address this server listens on
-            addr, port = req.server_address[0], req.server_address[1]
-            host = f"[{addr}]:{port}" if ":" in str(addr) else f"{addr}:{port}"
-        return f"http://{host}"
+        addr, port = req.server_address[0], req.server_address[1]
+        return f"http://[{addr}]:{port}" if ":" in str(addr) else f"http://{addr}:{port}"
 
     def cas_url(self, req: Request) -> str:
         # The store id makes the CAS URL unique per data directory: hf_xet caches shards per CAS URL,
