@@ -14,6 +14,8 @@ bandwidth cap to the network. ``health`` is open to all (readiness probes).
 - ``PUT /_localhub/faults`` with any of ``{"rules": {"cas": {"error_rate": 0.1, "status": 429,
   "retry_after": 1}}, "dark": true, "seed": 7}`` (``rules`` replaces every rule)
 - ``DELETE /_localhub/faults`` -> no rules, answering again
+- ``POST /_localhub/gc`` with optional ``{"grace_s": 0}`` -> collect unreferenced xorbs and shard
+  records now (see :mod:`.gc`); answers what was removed
 
 Example::
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from dataclasses import asdict
 from typing import Any
 
 from .app import Route, route
@@ -112,6 +115,18 @@ def delete_faults(state: HubState, req: Request, params: dict[str, str]) -> Resp
     return Response.json(200, state.faults.snapshot())
 
 
+def collect_garbage(state: HubState, req: Request, params: dict[str, str]) -> Response:
+    _authorize(state, req)
+    body = req.json()
+    if not isinstance(body, dict) or set(body) - {"grace_s"}:
+        raise bad_request('Body must be empty or {"grace_s": <seconds, at least 0>}.')
+    grace = body.get("grace_s")
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0):
+        raise bad_request("'grace_s' must be a number of seconds, at least 0.")
+    result = state.collect_garbage(grace)
+    return Response.json(200, {**asdict(result), "grace_s": state.gc_grace if grace is None else grace})
+
+
 def bandwidth(state: HubState, req: Request, params: dict[str, str]) -> Response:
     _authorize(state, req)
     body = req.json()
@@ -131,4 +146,5 @@ ROUTES: list[Route] = [
     route("GET", r"^/_localhub/faults$", get_faults, "admin"),
     route("PUT", r"^/_localhub/faults$", put_faults, "admin"),
     route("DELETE", r"^/_localhub/faults$", delete_faults, "admin"),
+    route("POST", r"^/_localhub/gc$", collect_garbage, "admin"),
 ]

@@ -119,9 +119,11 @@ def post_xorb(state: HubState, req: Request, params: dict[str, str]) -> Response
 
 def head_xorb(state: HubState, req: Request, params: dict[str, str]) -> Response:
     _cas_auth(state, req, write=False)
-    size = state.cas.xorb_size(_check_hash(params["hash"], "xorb hash"))
+    xorb_hex = _check_hash(params["hash"], "xorb hash")
+    size = state.cas.xorb_size(xorb_hex)
     if size is None:
         raise not_found("Xorb not found.")
+    state.cas.lease_xorb(xorb_hex)  # an uploader checking before it skips the upload: see lease_xorb
     return Response(200, {}, b"", content_length=size)
 
 
@@ -132,7 +134,7 @@ def xorb_grant(state: HubState, req: Request, params: dict[str, str]) -> Respons
     length = body.get("length") if isinstance(body, dict) else None
     if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= _XORB_MAX_BODY:
         raise bad_request(f"'length' must be an integer between 1 and {_XORB_MAX_BODY}.")
-    if state.cas.has_xorb(xorb_hex):
+    if state.cas.lease_xorb(xorb_hex):  # the client will reference it: restart its GC grace period
         state.stats.add(xorbs_already_present=1)
         return Response(200, {}, b"")  # already stored: nothing to upload (§3.2)
     checksum = body.get("checksum")

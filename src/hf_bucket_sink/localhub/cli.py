@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import secrets
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from .faults import parse_rules
+from .gc import DEFAULT_GRACE, collect_offline, result_json
 from .http import CLIENT_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS
 from .server import DEFAULT_USER, LocalHub
 
-__all__ = ["configure_parser", "is_loopback_host", "run_serve"]
+__all__ = ["configure_parser", "is_loopback_host", "run_gc", "run_serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,12 +182,61 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fsync", action="store_true", help="fsync every stored xorb before acknowledging it (durable, slower)"
     )
+    parser.add_argument(
+        "--gc-interval", type=_positive(float), default=None, metavar="S",
+        help="collect unreferenced xorbs and shard records every S seconds (default: only on POST /_localhub/gc)",
+    )
+    parser.add_argument(
+        "--gc-grace", type=_non_negative, default=DEFAULT_GRACE, metavar="S",
+        help="keep unreferenced uploads younger than S seconds: uploads in progress (default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="serve_command", metavar="{gc}")
+    gc = sub.add_parser(
+        "gc", help="collect garbage in a data directory no hub is serving, then exit",
+        description="Remove xorbs and shard records that no file of any bucket references. Refuses a data "
+        "directory a running hub holds (use its POST /_localhub/gc instead).",
+    )
+    gc.add_argument("--data-dir", dest="gc_data_dir", default=None, metavar="DIR", help="the data directory (or serve's --data-dir)")
+    gc.add_argument(
+        "--grace", type=_non_negative, default=None, metavar="S",
+        help="keep unreferenced uploads younger than S seconds (default: --gc-grace, 24 h); 0 when nothing uploads",
+    )
+    gc.add_argument("--verbose", action="store_true", help="print each step and each removed xorb")
+
+
+def _non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, at least 0, got {value!r}")
+    return number
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    """``hf-bucket-sink serve gc``: one offline collection; prints the result as JSON."""
+    data_dir = args.gc_data_dir or args.data_dir
+    if data_dir is None:
+        print("hf-bucket-sink serve gc: pass --data-dir DIR", file=sys.stderr)
+        return 2
+    grace = args.grace if args.grace is not None else args.gc_grace
+    progress = (lambda line: print(line, flush=True)) if args.verbose else None
+    try:
+        result = collect_offline(Path(data_dir), grace=grace, progress=progress)
+    except (OSError, RuntimeError) as exc:  # DataDirBusyError, FileNotFoundError
+        print(f"hf-bucket-sink serve gc: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({**result_json(result), "grace_s": grace}), flush=True)
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Start the hub described by ``args``, print how to use it, serve until SIGINT/SIGTERM."""
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "serve_command", None) == "gc":
+        return run_gc(args)
     if args.token is None and not is_loopback_host(args.host):
         print(
             f"hf-bucket-sink serve: refusing to listen on {args.host} without --token: every client that can "
@@ -216,6 +268,8 @@ def run_serve(args: argparse.Namespace) -> int:
             signed_url_ttl=args.signed_url_ttl,
             header_timeout=args.header_timeout,
             max_connections=args.max_connections,
+            gc_interval=args.gc_interval,
+            gc_grace=args.gc_grace,
         )
         hub.start()
     except (OSError, RuntimeError, ValueError) as exc:

@@ -434,7 +434,11 @@ def batch(state: HubState, req: Request, params: dict[str, str]) -> Response:
             ops.append(_batch_op(state, who, bucket, op))
         except ValueError as exc:
             failed.append({"path": op["path"], "error": str(exc)})
-    state.catalog.apply_batch(bucket.id, ops)
+    vanished = set(state.catalog.apply_batch(bucket.id, ops))
+    if vanished:  # collected by GC between validation and the transaction: report, never register
+        failed += [{"path": o.path, "error": f"xetHash {o.xet_hash} is no longer stored; upload the file again"}
+                   for o in ops if o.kind == "add" and o.path in vanished]
+        ops = [o for o in ops if not (o.kind == "add" and o.path in vanished)]
     added = sum(1 for o in ops if o.kind == "add")
     state.stats.add(files_registered=added, files_deleted=len(ops) - added, batch_failures=len(failed))
     report = {"success": not failed, "processed": len(lines), "succeeded": len(ops), "failed": failed}

@@ -41,6 +41,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/_localhub/faults", "admin", "Fault-injection rules and counts."),
     Operation("PUT", "/_localhub/faults", "admin", "Replace fault rules, go dark / come back.", "application/json"),
     Operation("DELETE", "/_localhub/faults", "admin", "Clear every fault."),
+    Operation("POST", "/_localhub/gc", "admin", "Collect unreferenced xorbs and shard records.", "application/json"),
     Operation("GET", "/api/whoami-v2", "hub_api", "Who the token belongs to."),
     Operation("GET", "/api/agent-harnesses", "hub_api", "Not implemented (404)."),
     Operation("POST", "/api/repos/move", "hub_api", "Rename a bucket.", "application/json"),

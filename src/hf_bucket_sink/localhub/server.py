@@ -28,9 +28,10 @@ from typing import IO, Any
 from .admin_routes import stats_payload
 from .app import App
 from .auth import Auth
-from .cas import CasStore, remove_tree
+from .cas import CasStore, GcResult, remove_tree
 from .catalog import Catalog, TokenRecord
 from .faults import FaultInjector
+from .gc import DEFAULT_GRACE, GcScheduler
 from .http import CLIENT_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS, BandwidthLimiter, HubHTTPServer
 from .state import HubState
 from .validation import name_problem
@@ -81,6 +82,8 @@ class LocalHub:
             first byte (a slowloris client trickling bytes is cut after this).
         max_connections: open connections per listening socket; at the cap, the connection waiting
             longest for a request is closed for the newcomer, or the newcomer gets 503.
+        gc_interval: run garbage collection every this many seconds (None: only on request).
+        gc_grace: seconds during which unreferenced uploads are kept (uploads in progress; see :mod:`.gc`).
 
     The default ``token`` is the fixed ``hf_local_write_token`` because tests rely on it; the
     ``hf-bucket-sink serve`` command generates a random one instead (docs/localhub.md, *Security*).
@@ -110,6 +113,8 @@ class LocalHub:
         signed_url_ttl: float = 3600,
         header_timeout: float = HEADER_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        gc_interval: float | None = None,
+        gc_grace: float = DEFAULT_GRACE,
     ) -> None:
         records = [TokenRecord(token, user, "write", "default")]
         for entry in extra_tokens:
@@ -137,6 +142,10 @@ class LocalHub:
             raise ValueError(f"header_timeout must be positive, got {header_timeout!r}")
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
+        if gc_interval is not None and not gc_interval > 0:
+            raise ValueError(f"gc_interval must be positive or None, got {gc_interval!r}")
+        if not gc_grace >= 0:
+            raise ValueError(f"gc_grace must be at least 0, got {gc_grace!r}")
         if not signed_url_ttl > 0:
             raise ValueError(f"signed_url_ttl must be positive, got {signed_url_ttl!r}")
         if page_size < 1:
@@ -162,6 +171,9 @@ class LocalHub:
         self._signed_url_ttl = float(signed_url_ttl)
         self._header_timeout = float(header_timeout)
         self._max_connections = max_connections
+        self._gc_interval = gc_interval
+        self._gc_grace = float(gc_grace)
+        self._gc: GcScheduler | None = None
         self._server: HubHTTPServer | None = None
         self._cdn_server: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -210,6 +222,7 @@ class LocalHub:
                 faults=self.faults,
                 admin_token=self._admin_token,
                 signed_url_ttl=self._signed_url_ttl,
+                gc_grace=self._gc_grace,
             )
             app = App(self._state)
             self.faults.bind(app, app.family_of)
@@ -257,6 +270,9 @@ class LocalHub:
         )
         self._thread.start()
         self._cdn_thread.start()
+        if self._gc_interval is not None:
+            self._gc = GcScheduler(self._state.collect_garbage, self._gc_interval, self._stop_event)
+            self._gc.start()
         logger.info("local Hub listening on %s (data dir %s)", self.url, self.data_dir)
         return self
 
@@ -267,9 +283,13 @@ class LocalHub:
         for srv in (server, cdn):
             if srv is not None:
                 srv.stop()
+        self._stop_event.set()  # also ends the GC schedule
         for thread in (self._thread, self._cdn_thread):
             if thread is not None:
                 thread.join()
+        if self._gc is not None:
+            self._gc.join()
+            self._gc = None
         self._thread = self._cdn_thread = None
         self._release()
 
@@ -349,6 +369,10 @@ class LocalHub:
     def set_bandwidth_limit(self, bytes_per_s: float | None) -> None:
         """Cap (or with None, uncap) CAS upload bodies and data/resolve downloads, shared by all clients."""
         self._limiter.set_rate(bytes_per_s)
+
+    def collect_garbage(self, grace: float | None = None) -> GcResult:
+        """Remove xorbs and shard records no bucket file references (older than ``grace``, default ``gc_grace``)."""
+        return self._require_state().collect_garbage(grace)
 
     def set_faults(self, rules: Mapping[str, Any] | None = None, *, dark: bool | None = None) -> None:
         """Replace the fault rules (``{}`` clears them) and/or go dark (True) / come back (False)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .auth import Auth, CasPrincipal
-from .cas import CasStore
+from .cas import CasStore, GcResult
 from .catalog import Catalog
 from .http import BandwidthLimiter, Request
 from .xorb import XorbInfo
@@ -51,6 +51,9 @@ COUNTERS = (
     "data_bytes_sent",  # bytes served from xorb data URLs
     "resolve_bytes_sent",  # file bytes served by GET /buckets/.../resolve/...
     "xet_tokens_issued",
+    "gc_runs",  # garbage collections (admin route, schedule, LocalHub.collect_garbage)
+    "gc_xorbs_removed",
+    "gc_bytes_freed",  # serialized xorb bytes removed by GC
 )
 
 
@@ -174,8 +177,15 @@ class HubState:
     signed_url_ttl: float = 3600.0
     #: method, path and headers of the last requests to the CDN origin (tests check no token reaches it)
     cdn_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=256))
+    #: default grace period of garbage collection (see :mod:`.gc`)
+    gc_grace: float = 24 * 3600.0
     #: what the connection limits did (open, refused, evicted, header_timeouts), per origin
     connection_stats: Callable[[], dict[str, Any]] | None = None
+
+    def collect_garbage(self, grace: float | None = None) -> GcResult:
+        result = self.cas.collect_garbage(self.gc_grace if grace is None else grace)
+        self.stats.add(gc_runs=1, gc_xorbs_removed=result.xorbs, gc_bytes_freed=result.xorb_bytes)
+        return result
 
     def cdn_base_url(self) -> str:
         if not self.cdn_url:
