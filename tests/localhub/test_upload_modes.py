@@ -49,3 +49,24 @@ def test_legacy_direct_upload_is_accepted() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"grants": 0, "stored": 1, "size": 300_000}
+
+
+
+def test_requests_started_counts_a_request_while_its_body_is_still_arriving(local_hub: Any) -> None:
+    """``requests`` counts answered requests; a test waiting for an upload to be in flight (one large
+    direct xorb POST in legacy mode) needs ``requests_started``."""
+    import socket
+    import time
+
+    body = b'{"private": false}'
+    with socket.create_connection((local_hub.host, local_hub.port), timeout=10) as sock:
+        sock.sendall(f"POST /api/buckets/local/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {local_hub.token}\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+        deadline = time.monotonic() + 5
+        while local_hub.stats()["requests_started"].get("hub_api", 0) < 1:
+            assert time.monotonic() < deadline, "the request was not counted on arrival"
+            time.sleep(0.02)
+        assert local_hub.stats()["requests"].get("hub_api", 0) == 0  # not answered yet
+        sock.sendall(body[5:])
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    assert local_hub.stats()["requests"]["hub_api"] == 1

@@ -98,6 +98,7 @@ class App:
     def __call__(self, req: Request) -> Response:
         r, params, path_matched = self.match(req)
         family = r.family if r is not None else "unknown"
+        self.state.stats.started(family)
         try:
             if r is None:
                 if path_matched:

@@ -64,6 +64,7 @@ class Stats:
         self._lock = threading.Lock()
         self._counters: Counter[str] = Counter({name: 0 for name in COUNTERS})
         self._requests: Counter[str] = Counter()
+        self._started: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self.started_at = time.time()
 
@@ -74,6 +75,12 @@ class Stats:
                     raise KeyError(f"unknown counter {name!r}")
                 self._counters[name] += amount
 
+    def started(self, family: str) -> None:
+        """A request of ``family`` arrived (``requests`` counts answered ones: a test waiting for an upload
+        to be *in flight* — e.g. one large direct xorb POST — needs this one)."""
+        with self._lock:
+            self._started[family] += 1
+
     def request(self, family: str, status: int) -> None:
         with self._lock:
             self._requests[family] += 1
@@ -83,6 +90,7 @@ class Stats:
         with self._lock:
             out: dict[str, Any] = dict(self._counters)
             out["requests"] = dict(self._requests)
+            out["requests_started"] = dict(self._started)
             out["responses"] = dict(self._statuses)
         out["uptime_s"] = round(time.time() - self.started_at, 3)
         return out
