@@ -90,6 +90,8 @@ class RawResponse:
     status: int
     headers: http.client.HTTPMessage
     body: bytes
+    #: the 3xx answer this one was reached from (``follow_redirects=True``)
+    redirected_from: RawResponse | None = None
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -106,7 +108,32 @@ class RawHTTP:
 
     def request(
         self, method: str, path: str, body: bytes | str | None = None, headers: Mapping[str, str] | None = None,
-        *, token: str | None = None,
+        *, token: str | None = None, follow_redirects: bool = False,
+    ) -> RawResponse:
+        """One request; with ``follow_redirects`` a 3xx is followed once, like httpx across origins:
+        on a new connection and without ``Authorization`` when the target is another origin."""
+        first = self._request(method, path, body, headers, token=token)
+        if not follow_redirects or first.status not in (301, 302, 303, 307, 308):
+            return first
+        target = urlsplit(first.headers["Location"])
+        hdrs = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        same = target.hostname in (None, self.host) and (target.port or self.port) == self.port
+        if same:
+            final = self._request(method, f"{target.path}?{target.query}", None, headers, token=token)
+        else:
+            conn = http.client.HTTPConnection(target.hostname or self.host, target.port or 80, timeout=60)
+            try:
+                conn.request(method, f"{target.path}?{target.query}", headers=hdrs)
+                resp = conn.getresponse()
+                final = RawResponse(resp.status, resp.headers, resp.read())
+            finally:
+                conn.close()
+        final.redirected_from = first
+        return final
+
+    def _request(
+        self, method: str, path: str, body: bytes | str | None, headers: Mapping[str, str] | None,
+        *, token: str | None,
     ) -> RawResponse:
         hdrs = dict(headers or {})
         if token is not None:

@@ -98,9 +98,10 @@ def test_direct_upload_every_scheme_then_read_back(
     assert raw_http.request("POST", f"{prefix}/v1/shards", shard, token=token).json() == {"result": 0}
     _batch(raw_http, hf_api.token, [{"type": "addFile", "path": "f.bin", "xetHash": fhex, "mtime": 5}])
     whole = b"".join(CHUNKS)
-    resp = raw_http.request("GET", "/buckets/local/b/resolve/f.bin")
+    resp = raw_http.request("GET", "/buckets/local/b/resolve/f.bin", follow_redirects=True)
     assert (resp.status, resp.body) == (200, whole)
-    resp = raw_http.request("GET", "/buckets/local/b/resolve/f.bin", headers={"Range": "bytes=39990-110010"})
+    resp = raw_http.request("GET", "/buckets/local/b/resolve/f.bin", headers={"Range": "bytes=39990-110010"},
+                            follow_redirects=True)
     assert resp.status == 206 and resp.body == whole[39990:110011]
     assert resp.headers["Content-Range"] == f"bytes 39990-110010/{len(whole)}"
 
@@ -159,7 +160,9 @@ def test_shard_with_unknown_xorb_is_rejected(local_hub: Any, raw_http: Any, cas:
     assert resp.status == 422 and "unknown xetHash" in resp.json()["failed"][0]["error"]
 
 
-def test_reconstruction_v1_v2_and_data_urls(local_hub: Any, raw_http: Any, cas: tuple[str, str]) -> None:
+def test_reconstruction_v1_v2_and_data_urls(
+    local_hub: Any, raw_http: Any, cas: tuple[str, str], make_raw_http: Any
+) -> None:
     token, prefix = cas
     name, body, hashes = _xorb(CHUNKS, 2)
     raw_http.request("POST", f"{prefix}/v1/xorbs/default/{name}", body, token=token)
@@ -178,7 +181,11 @@ def test_reconstruction_v1_v2_and_data_urls(local_hub: Any, raw_http: Any, cas: 
     assert desc["chunks"] == {"start": 1, "end": 3}
     data_url = urlsplit(entry["url"])
     data_path = f"{data_url.path}?{data_url.query}"
-    got = raw_http.request("GET", data_path, headers={"Range": f"bytes={desc['bytes']['start']}-{desc['bytes']['end']}"})
+    # data URLs live on the CDN origin (another port), like production's presigned storage URLs
+    assert f"{data_url.scheme}://{data_url.netloc}" == local_hub.cdn_url != local_hub.url
+    assert raw_http.request("GET", data_path).status == 404  # not served on the Hub origin
+    cdn = make_raw_http(local_hub.cdn_url)
+    got = cdn.request("GET", data_path, headers={"Range": f"bytes={desc['bytes']['start']}-{desc['bytes']['end']}"})
     assert got.status == 206 and got.body == body[desc["bytes"]["start"] : desc["bytes"]["end"] + 1]
     r1 = raw_http.request("GET", f"{prefix}/v1/reconstructions/{fhex}", headers={"Range": f"bytes=0-{size + 99}"}, token=token)
     [fetch] = r1.json()["fetch_info"][name]
@@ -187,8 +194,8 @@ def test_reconstruction_v1_v2_and_data_urls(local_hub: Any, raw_http: Any, cas: 
     assert too_far.status == 416 and too_far.headers["Content-Range"] == f"bytes */{size}"
     assert raw_http.request("GET", f"{prefix}/v2/reconstructions/{'ab' * 32}", token=token).status == 404
     # data URLs authorise themselves: a tampered signature is refused with 403
-    assert raw_http.request("GET", data_path.replace("s=", "s=x"), headers={"Range": "bytes=0-9"}).status == 403
-    multi = raw_http.request("GET", data_path, headers={"Range": "bytes=0-9,20-29"})
+    assert cdn.request("GET", data_path.replace("s=", "s=x"), headers={"Range": "bytes=0-9"}).status == 403
+    multi = cdn.request("GET", data_path, headers={"Range": "bytes=0-9,20-29"})
     assert multi.status == 206 and multi.headers["Content-Type"].startswith("multipart/byteranges")
     assert body[0:10] in multi.body and body[20:30] in multi.body
 
@@ -198,12 +205,15 @@ def test_resolve_ranges_head_and_encoded_paths(hf_api: HfApi, raw_http: Any, loc
     data = os.urandom(100_000)
     hf_api.batch_bucket_files("local/b", add=[(data, "dir/a b.bin"), (b"", "dir/empty")])
     for path in ("dir/a%20b.bin", quote("dir/a b.bin", safe="")):  # plain and %2F-encoded
-        assert raw_http.request("GET", f"/buckets/local/b/resolve/{path}").body == data
-    ranged = raw_http.request("GET", "/buckets/local/b/resolve/dir/a%20b.bin", headers={"Range": "bytes=-10"})
+        assert raw_http.request("GET", f"/buckets/local/b/resolve/{path}", follow_redirects=True).body == data
+    ranged = raw_http.request("GET", "/buckets/local/b/resolve/dir/a%20b.bin", headers={"Range": "bytes=-10"},
+                             follow_redirects=True)
     assert ranged.status == 206 and ranged.body == data[-10:]
-    open_end = raw_http.request("GET", "/buckets/local/b/resolve/dir/a%20b.bin", headers={"Range": "bytes=99990-"})
+    open_end = raw_http.request("GET", "/buckets/local/b/resolve/dir/a%20b.bin", headers={"Range": "bytes=99990-"},
+                               follow_redirects=True)
     assert open_end.body == data[99990:]
-    past = raw_http.request("GET", "/buckets/local/b/resolve/dir/a%20b.bin", headers={"Range": "bytes=100000-"})
+    past = raw_http.request("GET", "/buckets/local/b/resolve/dir/a%20b.bin", headers={"Range": "bytes=100000-"},
+                           follow_redirects=True)
     assert past.status == 416 and past.headers["Content-Range"] == "bytes */100000"
     head = raw_http.request("HEAD", "/buckets/local/b/resolve/dir%2Fempty")
     assert head.status == 200 and head.headers["X-Xet-Hash"] == "0" * 64

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from hf_bucket_sink.localhub import LocalHub
 
@@ -86,7 +87,7 @@ def test_bandwidth_limit_throttles_uploads_and_downloads(local_hub: Any, hf_api:
     resp = raw_http.request("PUT", "/_localhub/bandwidth", json.dumps({"bytes_per_s": 10_000_000}))
     assert resp.json() == {"bytes_per_s": 10_000_000}
     started = time.monotonic()
-    assert raw_http.request("GET", "/buckets/local/bw/resolve/d.bin").body == data
+    assert raw_http.request("GET", "/buckets/local/bw/resolve/d.bin", follow_redirects=True).body == data
     assert time.monotonic() - started >= 0.25  # 3 MB at 10 MB/s (minus a 50 ms burst)
     started = time.monotonic()
     hf_api.batch_bucket_files("local/bw", add=[(os.urandom(3_000_000), "e.bin")])
@@ -152,12 +153,16 @@ def test_cli_serve_prints_instructions_and_stops_on_sigterm(tmp_path: Path) -> N
             if line.startswith("Stop with"):
                 break
         out = "".join(lines)
-        url = re.search(r"export HF_ENDPOINT=(\S+) HF_TOKEN=hf_local_write_token", out)
+        url = re.search(r"export HF_ENDPOINT=(\S+) HF_TOKEN=(\S+)", out)
         assert url is not None, out
-        assert "bob (read): hf_bob" in out
+        token = url.group(2)  # no --token: a random one, printed
+        assert token.startswith("hf_local_") and token != "hf_local_write_token" and len(token) > 30
+        assert "bob (read): hf_bob" in out and "generated" in out
         api = HfApi(endpoint=url.group(1), token="hf_bob")
         assert api.whoami()["name"] == "bob"
-        HfApi(endpoint=url.group(1), token="hf_local_write_token").create_bucket("cli")
+        with pytest.raises(HfHubHTTPError):
+            HfApi(endpoint=url.group(1), token="hf_local_write_token").whoami()  # the fixed test token is not accepted
+        HfApi(endpoint=url.group(1), token=token).create_bucket("cli")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

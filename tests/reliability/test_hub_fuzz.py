@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_bucket_sink.localhub import LocalHub
-from hf_bucket_sink.localhub import admin_routes, cas_routes, hub_routes, openapi
+from hf_bucket_sink.localhub import admin_routes, cas_routes, cdn_routes, hub_routes, openapi
 
 SECRET = b"CROSS-TENANT-SECRET-0123456789"
 OUTSIDE = b"OUTSIDE-THE-DATA-DIR-SECRET"
@@ -30,7 +30,7 @@ READ_TOKEN = "hf_fuzz_read_token"
 
 
 def _routes() -> list[Any]:
-    return [*admin_routes.ROUTES, *cas_routes.ROUTES, *hub_routes.ROUTES]
+    return [*admin_routes.ROUTES, *cas_routes.ROUTES, *hub_routes.ROUTES, *cdn_routes.ROUTES]
 
 
 # -- the OpenAPI description ---------------------------------------------------------------------------
@@ -47,13 +47,14 @@ def test_openapi_covers_every_route_and_nothing_else() -> None:
     routes = _routes()
     for op in openapi.OPERATIONS:
         path = openapi.example_path(op.path)
-        hits = [r for r in routes if r.pattern.match(path) and op.method in r.methods]
+        hits = [r for r in routes if r.pattern.match(path) and op.method in r.methods and r.origin == op.origin]
         assert hits, f"{op.method} {op.path} is described but no route serves it"
         assert hits[0].family == op.family, f"{op.method} {op.path}: family {hits[0].family} != {op.family}"
     for r in routes:
         for method in r.methods:
             described = [
-                op for op in openapi.OPERATIONS if op.method == method and r.pattern.match(openapi.example_path(op.path))
+                op for op in openapi.OPERATIONS
+                if op.method == method and op.origin == r.origin and r.pattern.match(openapi.example_path(op.path))
             ]
             assert described, f"route {method} {r.pattern.pattern} is missing from openapi.py"
 
@@ -102,8 +103,9 @@ _QUERY = st.sampled_from(["", "?recursive=false", "?recursive=true&limit=1", "?c
                           "?search=%00", "?limit=99999999999999999999"])
 
 
-def _send(hub: LocalHub, method: str, path: str, body: bytes | None, token: str | None, extra: dict[str, str]) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(hub.host, hub.port, timeout=30)
+def _send(hub: LocalHub, method: str, path: str, body: bytes | None, token: str | None, extra: dict[str, str],
+          *, port: int | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(hub.host, port or hub.port, timeout=30)
     try:
         headers = dict(extra)
         if token is not None:
@@ -132,7 +134,7 @@ def test_fuzz_every_operation(seeded_hub: tuple[LocalHub, Path], op: Any, values
         values["store"] = hub.store_id  # reach the handlers, not only the "unknown store" check
     path = openapi.example_path(op.path, values) + query
     try:
-        status, data = _send(hub, op.method, path, body, token, rng)
+        status, data = _send(hub, op.method, path, body, token, rng, port=hub.cdn_port if op.origin == "cdn" else None)
     finally:
         hub.faults.clear()  # a fuzzed PUT /_localhub/faults must not turn the hub dark for the next example
         hub.set_bandwidth_limit(None)

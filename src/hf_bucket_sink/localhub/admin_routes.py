@@ -9,10 +9,13 @@ bandwidth cap to the network. ``health`` is open to all (readiness probes).
 - ``GET /_localhub/health`` -> ``{"ok": true}``
 - ``GET /_localhub/stats`` -> the counters of :meth:`LocalHub.stats`
 - ``PUT /_localhub/bandwidth`` with ``{"bytes_per_s": 20000000}`` (or ``null`` to lift the cap)
-- ``GET /_localhub/faults`` -> rules, dark flag, seed, counts of injected faults
+- ``GET /_localhub/faults`` -> rules, dark flag, seed, counts of injected faults and of matched requests
+  (``matched``: what the ``after`` / ``times`` windows count; partial batches: ``partial_batches``)
 - ``PUT /_localhub/faults`` with any of ``{"rules": {"cas": {"error_rate": 0.1, "status": 429,
   "retry_after": 1}}, "dark": true, "seed": 7}`` (``rules`` replaces every rule)
 - ``DELETE /_localhub/faults`` -> no rules, answering again
+- ``POST /_localhub/gc`` with optional ``{"grace_s": 0}`` -> collect unreferenced xorbs and shard
+  records now (see :mod:`.gc`); answers what was removed
 
 Example::
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from dataclasses import asdict
 from typing import Any
 
 from .routing import Route, route
@@ -41,6 +45,8 @@ def stats_payload(state: HubState) -> dict[str, Any]:
     out["bandwidth_limit"] = state.limiter.rate
     if state.faults is not None:
         out["faults"] = state.faults.snapshot()
+    if state.connection_stats is not None:
+        out["connections"] = state.connection_stats()
     return out
 
 
@@ -109,6 +115,18 @@ def delete_faults(state: HubState, req: Request, params: dict[str, str]) -> Resp
     return Response.json(200, state.faults.snapshot())
 
 
+def collect_garbage(state: HubState, req: Request, params: dict[str, str]) -> Response:
+    _authorize(state, req)
+    body = req.json()
+    if not isinstance(body, dict) or set(body) - {"grace_s"}:
+        raise bad_request('Body must be empty or {"grace_s": <seconds, at least 0>}.')
+    grace = body.get("grace_s")
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0):
+        raise bad_request("'grace_s' must be a number of seconds, at least 0.")
+    result = state.collect_garbage(grace)
+    return Response.json(200, {**asdict(result), "grace_s": state.gc_grace if grace is None else grace})
+
+
 def bandwidth(state: HubState, req: Request, params: dict[str, str]) -> Response:
     _authorize(state, req)
     body = req.json()
@@ -128,4 +146,5 @@ ROUTES: list[Route] = [
     route("GET", r"^/_localhub/faults$", get_faults, "admin"),
     route("PUT", r"^/_localhub/faults$", put_faults, "admin"),
     route("DELETE", r"^/_localhub/faults$", delete_faults, "admin"),
+    route("POST", r"^/_localhub/gc$", collect_garbage, "admin"),
 ]

@@ -35,15 +35,17 @@ class App:
     def __init__(self, state: HubState, routes: Sequence[Route] | None = None) -> None:
         self.state = state
         if routes is None:
-            from . import admin_routes, cas_routes, hub_routes
+            from . import admin_routes, cas_routes, cdn_routes, hub_routes
 
-            routes = [*admin_routes.ROUTES, *cas_routes.ROUTES, *hub_routes.ROUTES]
+            routes = [*admin_routes.ROUTES, *cas_routes.ROUTES, *hub_routes.ROUTES, *cdn_routes.ROUTES]
         self.routes: tuple[Route, ...] = tuple(routes)
 
     def match(self, req: Request) -> tuple[Route | None, dict[str, str], bool]:
         """(route, params, path_matched): the route for this request, if any."""
         path_matched = False
         for r in self.routes:
+            if r.origin != req.origin:  # the CDN origin serves signed URLs only, the Hub origin never does
+                continue
             m = r.pattern.match(req.path)
             if m is None:
                 continue
@@ -60,6 +62,7 @@ class App:
     def __call__(self, req: Request) -> Response:
         r, params, path_matched = self.match(req)
         family = r.family if r is not None else "unknown"
+        self.state.stats.started(family)
         try:
             if r is None:
                 if path_matched:

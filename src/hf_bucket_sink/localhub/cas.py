@@ -55,12 +55,14 @@ from .xorb import XorbFormatError, XorbInfo, decode_chunk_table, encode_chunk_ta
 __all__ = [
     "CasStore",
     "FileReconstruction",
+    "GcResult",
     "InvalidUploadError",
     "Plan",
     "PlannedTerm",
     "RangeNotSatisfiableError",
     "ShardResult",
     "StoredTerm",
+    "term_xorbs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,10 @@ class _LRU(Generic[K, V]):
             if value is not None:
                 self._data.move_to_end(key)
             return value
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
@@ -166,6 +172,23 @@ def _decode_terms(blob: bytes) -> tuple[StoredTerm, ...]:
     return tuple(StoredTerm(hash_to_hex(h), s, e, n) for h, s, e, n in _TERM.iter_unpack(blob))
 
 
+def term_xorbs(blob: bytes) -> set[str]:
+    """The xorbs (64-hex) an encoded reconstruction uses: what keeps them alive in GC."""
+    return {hash_to_hex(h) for h, _, _, _ in _TERM.iter_unpack(blob)}
+
+
+@dataclass(frozen=True)
+class GcResult:
+    """What one garbage collection removed (see :meth:`CasStore.collect_garbage`)."""
+
+    files: int
+    shards: int
+    xorbs: int
+    xorb_bytes: int
+    orphan_files: int
+    seconds: float
+
+
 def _dedup_eligible(chunk_hash: bytes) -> bool:
     # xet-cas-protocol.md §3.1: the client queries chunks whose last u64 (LE) is divisible by 1024.
     return int.from_bytes(chunk_hash[24:32], "little") % 1024 == 0
@@ -186,6 +209,9 @@ class CasStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._xorbs: _LRU[str, XorbInfo] = _LRU(512)
         self._files: _LRU[str, FileReconstruction] = _LRU(4096)
+        # Publishing a xorb (rename + row) and GC (row removal + unlink) exclude each other, so GC
+        # can never unlink a file that an upload has just put back in place.
+        self._gc_lock = threading.Lock()
 
     # --- xorbs -----------------------------------------------------------------------------------
 
@@ -194,6 +220,11 @@ class CasStore:
 
     def has_xorb(self, xorb_hex: str) -> bool:
         return self.catalog.has_xorb(xorb_hex)
+
+    def lease_xorb(self, xorb_hex: str) -> bool:
+        """``has_xorb`` for upload paths: a client told "already stored" will reference the xorb in a
+        shard soon, so its GC grace period starts again now."""
+        return self.catalog.touch_xorb(xorb_hex)
 
     @staticmethod
     def verify_xorb(xorb_hex: str, body: bytes) -> XorbInfo:
@@ -233,29 +264,30 @@ class CasStore:
     def publish(self, info: XorbInfo, staged: Path) -> bool:
         """Rename a staged, verified xorb into place and record it; False if it was already stored."""
         xorb_hex = hash_to_hex(info.hash)
-        if self.catalog.has_xorb(xorb_hex):
-            staged.unlink(missing_ok=True)
-            return False
-        target = self.xorb_path(xorb_hex)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-        if self.fsync:
-            _fsync_dir(target.parent)
-        inserted = self.catalog.insert_xorb(
-            xorb_hex,
-            num_chunks=info.num_chunks,
-            raw_size=info.raw_size,
-            serialized_size=info.serialized_size,
-            chunk_table=encode_chunk_table(info),
-            dedup_chunks=[hash_to_hex(c.hash) for c in info.chunks if _dedup_eligible(c.hash)],
-        )
+        with self._gc_lock:
+            if self.catalog.touch_xorb(xorb_hex):
+                staged.unlink(missing_ok=True)
+                return False
+            target = self.xorb_path(xorb_hex)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+            if self.fsync:
+                _fsync_dir(target.parent)
+            inserted = self.catalog.insert_xorb(
+                xorb_hex,
+                num_chunks=info.num_chunks,
+                raw_size=info.raw_size,
+                serialized_size=info.serialized_size,
+                chunk_table=encode_chunk_table(info),
+                dedup_chunks=[hash_to_hex(c.hash) for c in info.chunks if _dedup_eligible(c.hash)],
+            )
         if inserted:
             self._xorbs.put(xorb_hex, info)
         return inserted
 
     def store_xorb(self, info: XorbInfo, body: bytes) -> bool:
         """Store a verified xorb atomically; False (and nothing written) if it was already stored."""
-        if self.catalog.has_xorb(hash_to_hex(info.hash)):
+        if self.lease_xorb(hash_to_hex(info.hash)):
             return False
         return self.publish(info, self.stage(body))
 
@@ -455,7 +487,7 @@ class CasStore:
     def dedup_shard(self, chunk_hex: str) -> bytes | None:
         """A shard (with footer) listing the xorb that holds ``chunk_hex``, or None (§3.1, §7.4)."""
         xorb_hex = self.catalog.dedup_xorb(chunk_hex)
-        if xorb_hex is None:
+        if xorb_hex is None or not self.lease_xorb(xorb_hex):  # the client may reference it without uploading
             return None
         info = self.xorb_info(xorb_hex)
         if info is None:
@@ -470,6 +502,45 @@ class CasStore:
         return build_shard(
             [], [xorb], with_footer=True, key_expiry=int(time.time()) + _DEDUP_SHARD_TTL, hmac_key=os.urandom(32)
         )
+
+
+    # --- garbage collection ----------------------------------------------------------------------
+
+    def collect_garbage(self, grace: float, *, progress: Callable[[str], None] | None = None) -> GcResult:
+        """Remove file records, shard rows and xorbs that no bucket file references.
+
+        Anything uploaded, announced or leased less than ``grace`` seconds ago stays: that is how
+        uploads in progress (xorbs not yet in a shard, shards not yet in a batch) survive. The
+        catalog rows go first, in one transaction; the xorb files after the commit. A crash at any
+        point loses nothing still referenced; files left without a row are removed by the next run.
+        """
+        started = time.monotonic()
+        say = progress or (lambda line: None)
+        with self._gc_lock:
+            say("collecting")
+            report = self.catalog.collect_garbage(time.time() - grace, term_xorbs)
+            say(f"committed: {report.files} files, {report.shards} shards, {len(report.xorbs)} xorbs to remove")
+            for xorb_hex in report.xorbs:
+                self._xorbs.pop(xorb_hex)
+                self.xorb_path(xorb_hex).unlink(missing_ok=True)
+                say(f"removed xorb {xorb_hex}")
+            orphans = self._remove_orphan_files()
+        self._files = _LRU(4096)  # collected reconstructions must not be served from the cache
+        return GcResult(report.files, report.shards, len(report.xorbs), report.xorb_bytes, orphans,
+                        round(time.monotonic() - started, 3))
+
+    def _remove_orphan_files(self) -> int:
+        """Xorb files without a catalog row: left by a crash after a GC commit or mid-publish."""
+        known = self.catalog.xorb_hashes()
+        removed = 0
+        for sub in self.xorb_dir.iterdir():
+            if not sub.is_dir():
+                continue
+            for path in sub.iterdir():
+                if path.name not in known:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
 
 def remove_tree(path: Path) -> None:

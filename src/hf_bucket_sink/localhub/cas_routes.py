@@ -42,7 +42,10 @@ __all__ = ["ROUTES"]
 _CAS = r"^/cas/(?P<store>[^/]+)"
 _H = r"(?P<hash>[^/]+)"
 _XORB_MAX_BODY = MAX_SERIALIZED_XORB_BYTES
-_SHARD_MAX_BODY = 512 << 20
+#: hf_xet cuts shards at a 64 MiB target; twice that leaves room without accepting anything huge.
+_SHARD_MAX_BODY = 128 << 20
+#: hf_xet's telemetry summary is about 1.3 KB.
+_TELEMETRY_MAX_BODY = 256 << 10
 #: Lifetime of the signed data URLs in reconstruction answers (a 403 makes the client ask again).
 DATA_URL_TTL = 3600
 
@@ -116,9 +119,11 @@ def post_xorb(state: HubState, req: Request, params: dict[str, str]) -> Response
 
 def head_xorb(state: HubState, req: Request, params: dict[str, str]) -> Response:
     _cas_auth(state, req, write=False)
-    size = state.cas.xorb_size(_check_hash(params["hash"], "xorb hash"))
+    xorb_hex = _check_hash(params["hash"], "xorb hash")
+    size = state.cas.xorb_size(xorb_hex)
     if size is None:
         raise not_found("Xorb not found.")
+    state.cas.lease_xorb(xorb_hex)  # an uploader checking before it skips the upload: see lease_xorb
     return Response(200, {}, b"", content_length=size)
 
 
@@ -129,7 +134,7 @@ def xorb_grant(state: HubState, req: Request, params: dict[str, str]) -> Respons
     length = body.get("length") if isinstance(body, dict) else None
     if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= _XORB_MAX_BODY:
         raise bad_request(f"'length' must be an integer between 1 and {_XORB_MAX_BODY}.")
-    if state.cas.has_xorb(xorb_hex):
+    if state.cas.lease_xorb(xorb_hex):  # the client will reference it: restart its GC grace period
         state.stats.add(xorbs_already_present=1)
         return Response(200, {}, b"")  # already stored: nothing to upload (§3.2)
     checksum = body.get("checksum")
@@ -221,9 +226,10 @@ def _readable_file(state: HubState, req: Request, file_hex: str) -> FileReconstr
 
 
 def _data_url(state: HubState, req: Request, xorb_hex: str) -> str:
+    # Like production's presigned storage URLs: on another origin (the CDN port), no token needed.
     exp = int(time.time()) + DATA_URL_TTL
     sig = state.auth.sign(f"data:{xorb_hex}:{exp}")
-    return f"{state.cas_url(req)}/xorb-data/{xorb_hex}?{urlencode({'e': exp, 's': sig})}"
+    return f"{state.cdn_base_url()}/cas/{state.store_id}/xorb-data/{xorb_hex}?{urlencode({'e': exp, 's': sig})}"
 
 
 def _reconstruct(state: HubState, req: Request, params: dict[str, str], version: int) -> Response:
@@ -282,6 +288,7 @@ def head_file(state: HubState, req: Request, params: dict[str, str]) -> Response
 
 
 def xorb_data(state: HubState, req: Request, params: dict[str, str]) -> Response:
+    state.record_cdn_request(req)
     xorb_hex = _check_hash(params["hash"], "xorb hash")
     exp_raw, sig = req.arg("e", ""), req.arg("s", "")
     try:
@@ -351,6 +358,6 @@ ROUTES: list[Route] = [
     route("GET", _CAS + rf"/v1/reconstructions/{_H}$", reconstruction_v1, "cas_reconstruction"),
     route("GET", _CAS + rf"/v2/reconstructions/{_H}$", reconstruction_v2, "cas_reconstruction"),
     route("HEAD", _CAS + rf"/v1/files/{_H}$", head_file, "cas_reconstruction"),
-    route("GET", _CAS + rf"/xorb-data/{_H}$", xorb_data, "cas_data", throttle=True),
-    route("POST", r"^(?:/cas/[^/]+)?/v1/telemetry$", telemetry, "telemetry", max_body=64 << 20),
+    route("GET", _CAS + rf"/xorb-data/{_H}$", xorb_data, "cas_data", throttle=True, origin="cdn"),
+    route("POST", r"^(?:/cas/[^/]+)?/v1/telemetry$", telemetry, "telemetry", max_body=_TELEMETRY_MAX_BODY),
 ]

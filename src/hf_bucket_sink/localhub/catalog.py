@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ __all__ = [
     "Catalog",
     "FileOp",
     "FileRecord",
+    "GarbageReport",
     "TokenRecord",
     "TreeEntry",
 ]
@@ -70,9 +71,23 @@ CREATE TABLE IF NOT EXISTS shards (
     digest TEXT PRIMARY KEY, size INTEGER NOT NULL, files INTEGER NOT NULL, xorbs INTEGER NOT NULL,
     received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS dedup_chunks (chunk_hash TEXT PRIMARY KEY, xorb_hash TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_by_xorb ON dedup_chunks (xorb_hash);
+CREATE TABLE IF NOT EXISTS shard_files (
+    digest TEXT NOT NULL, file_hash TEXT NOT NULL, PRIMARY KEY (digest, file_hash)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS shard_files_by_file ON shard_files (file_hash);
 """
 
 _SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class GarbageReport:
+    """What :meth:`Catalog.collect_garbage` removed from the catalog."""
+
+    files: int
+    shards: int
+    xorbs: list[str]
+    xorb_bytes: int
 
 
 class BucketExistsError(Exception):
@@ -429,21 +444,29 @@ class Catalog:
             return entries, ((last.path + "0", True) if last.file is None else (last.path, False))
         return entries, None
 
-    def apply_batch(self, bucket_id: int, ops: Sequence[FileOp]) -> None:
-        """Apply validated operations in order, in one transaction, and bump the bucket's ``updated_at``."""
+    def apply_batch(self, bucket_id: int, ops: Sequence[FileOp]) -> list[str]:
+        """Apply validated operations in order, in one transaction, and bump the bucket's ``updated_at``.
+
+        Returns the paths of adds whose file hash is no longer registered (garbage-collected between
+        validation and this transaction); those are skipped, never registered without their data.
+        """
         if not ops:
-            return
+            return []
         now = time.time()
+        vanished: list[str] = []
         with self._write() as conn:
             for op in ops:
                 if op.kind == "delete":
                     conn.execute("DELETE FROM files WHERE bucket_id = ? AND path = ?", (bucket_id, op.path))
+                elif conn.execute("SELECT 1 FROM reconstructions WHERE file_hash = ?", (op.xet_hash,)).fetchone() is None:
+                    vanished.append(op.path)
                 else:
                     conn.execute(
                         "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (bucket_id, op.path, op.xet_hash, op.size, op.mtime_ms, now, op.content_type),
                     )
             conn.execute("UPDATE buckets SET updated_at = ? WHERE id = ?", (now, bucket_id))
+        return vanished
 
     def bucket_has_hash(self, bucket_id: int, xet_hash: str) -> bool:
         with self._read() as conn:
@@ -483,6 +506,51 @@ class Catalog:
                 )
         return inserted
 
+    def touch_xorb(self, xorb_hash: str) -> bool:
+        """Renew a stored xorb's lease against GC (a client was just told it exists); False if unknown."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE xorbs SET stored_at = ? WHERE hash = ?", (time.time(), xorb_hash))
+        return cur.rowcount == 1
+
+    def collect_garbage(self, cutoff: float, xorbs_of_terms: Callable[[bytes], Iterable[str]]) -> GarbageReport:
+        """Delete, in one transaction, what no bucket file references and was not leased since ``cutoff``.
+
+        File reconstructions no ``files`` row uses (created or re-announced before ``cutoff``), their
+        upload records and shard links, shard rows left without files, then xorbs no remaining
+        reconstruction uses (stored or leased before ``cutoff``) with their dedup entries. Returns
+        the removed xorbs so the caller can delete their files *after* the commit: a crash in between
+        leaves orphan files (swept later), never a row without its file.
+        """
+        with self._write() as conn:
+            dead_files = [r[0] for r in conn.execute(
+                "SELECT file_hash FROM reconstructions r WHERE file_hash != ? AND created_at < ?"
+                " AND NOT EXISTS (SELECT 1 FROM files f WHERE f.xet_hash = r.file_hash)",
+                (ZERO_HASH_HEX, cutoff),
+            )]
+            touched = {r[0] for h in dead_files
+                       for r in conn.execute("SELECT digest FROM shard_files WHERE file_hash = ?", (h,))}
+            for table, column in (("reconstructions", "file_hash"), ("file_uploads", "file_hash"),
+                                  ("shard_files", "file_hash")):
+                conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(h,) for h in dead_files])
+            dead_shards = [d for d in touched
+                           if conn.execute("SELECT 1 FROM shard_files WHERE digest = ? LIMIT 1", (d,)).fetchone() is None]
+            conn.executemany("DELETE FROM shards WHERE digest = ?", [(d,) for d in dead_shards])
+            live: set[str] = set()
+            for (blob,) in conn.execute("SELECT terms FROM reconstructions"):
+                live.update(xorbs_of_terms(bytes(blob)))
+            dead_xorbs = [(h, int(n)) for h, n in conn.execute(
+                "SELECT hash, serialized_size FROM xorbs WHERE stored_at < ?", (cutoff,)) if h not in live]
+            conn.executemany("DELETE FROM xorbs WHERE hash = ?", [(h,) for h, _ in dead_xorbs])
+            conn.executemany("DELETE FROM dedup_chunks WHERE xorb_hash = ?", [(h,) for h, _ in dead_xorbs])
+        return GarbageReport(
+            files=len(dead_files), shards=len(dead_shards), xorbs=[h for h, _ in dead_xorbs],
+            xorb_bytes=sum(n for _, n in dead_xorbs),
+        )
+
+    def xorb_hashes(self) -> set[str]:
+        with self._read() as conn:
+            return {r[0] for r in conn.execute("SELECT hash FROM xorbs")}
+
     def has_xorb(self, xorb_hash: str) -> bool:
         with self._read() as conn:
             return conn.execute("SELECT 1 FROM xorbs WHERE hash = ?", (xorb_hash,)).fetchone() is not None
@@ -517,11 +585,14 @@ class Catalog:
             )
             new = cur.rowcount == 1
             for file_hash, file_size, terms, sha in files:
+                # A known file gets a fresh created_at: the lease that keeps GC off it until its batch.
                 conn.execute(
-                    "INSERT OR IGNORE INTO reconstructions VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO reconstructions VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (file_hash) DO UPDATE SET created_at = excluded.created_at",
                     (file_hash, file_size, terms, sha, now),
                 )
                 conn.execute("INSERT OR IGNORE INTO file_uploads VALUES (?, ?)", (file_hash, bucket_id))
+                conn.execute("INSERT OR IGNORE INTO shard_files VALUES (?, ?)", (digest, file_hash))
             conn.executemany("INSERT OR IGNORE INTO dedup_chunks VALUES (?, ?)", dedup_chunks)
         return new
 

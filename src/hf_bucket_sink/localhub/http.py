@@ -28,6 +28,7 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -61,6 +62,12 @@ MAX_DRAIN = 256 << 20
 IDLE_TIMEOUT = 300.0
 #: Default limit on the silence of a client in the middle of a request (headers or body), in seconds.
 CLIENT_TIMEOUT = 60.0
+#: Default total time a client may take to send its request line and headers, from its first byte.
+HEADER_TIMEOUT = 10.0
+#: Default cap on open connections per listening socket (each one is a thread).
+MAX_CONNECTIONS = 512
+#: At the cap, a connection waiting this long for (the rest of) a request may be closed for a newcomer.
+EVICTABLE_AFTER = 0.5
 
 
 class ClientDisconnected(Exception):
@@ -175,6 +182,8 @@ class Request:
         self.headers = handler.headers
         self.client_address: tuple[Any, ...] = handler.client_address
         self.server_address: tuple[Any, ...] = handler.server.server_address
+        #: Which listening origin took the request: ``"hub"`` or ``"cdn"`` (signed download URLs).
+        self.origin: str = handler.server.origin
         self.request_id: str = os.urandom(8).hex()
         self.started = time.monotonic()
         #: Set by the router: maximum accepted body size, and whether reading it is throttled.
@@ -182,6 +191,8 @@ class Request:
         self.throttle_body: bool = False
         self._remaining = self._declared_length()
         self.body_bytes_read = 0
+        #: Fault injection: rewrites the body once it is read (e.g. keep the first N lines of a batch).
+        self.body_filter: Callable[[bytes], bytes] | None = None
 
     def _declared_length(self) -> int:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -249,6 +260,8 @@ class Request:
             raise ClientDisconnected(str(exc)) from exc
         self._remaining = 0
         self.body_bytes_read += n
+        if self.body_filter is not None:
+            data = self.body_filter(data)
         return data
 
     def json(self) -> Any:
@@ -362,7 +375,25 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError as exc:
             logger.debug("TCP_NODELAY not set: %s", exc)
 
+    def handle_one_request(self) -> None:
+        # Phases for the server's watchdog and connection cap: "idle" until the first byte of a
+        # request, "headers" until the handler runs (bounded by header_timeout), then "busy".
+        tracker = self.server
+        tracker.mark(self.connection, "idle")
+        try:
+            first = self.rfile.peek(1)
+        except (TimeoutError, OSError) as exc:
+            logger.debug("connection idle too long or gone: %s", exc)
+            self.close_connection = True
+            return
+        if not first:
+            self.close_connection = True
+            return
+        tracker.mark(self.connection, "headers")
+        super().handle_one_request()
+
     def do_GET(self) -> None:
+        self.server.mark(self.connection, "busy")
         self._serve()
 
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
@@ -530,24 +561,95 @@ class HubHTTPServer(ThreadingHTTPServer):
         limiter: BandwidthLimiter | None = None,
         stop_event: threading.Event | None = None,
         client_timeout: float = CLIENT_TIMEOUT,
+        origin: str = "hub",
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.client_timeout = client_timeout
+        self.origin = origin
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        #: refused / evicted / header_timeouts: what the connection limits did
+        self.counters: Counter[str] = Counter()
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.dispatch = dispatch
         self.stop_event = stop_event or threading.Event()
         self.limiter = limiter or BandwidthLimiter(stop=self.stop_event)
-        self._connections: set[socket.socket] = set()
+        #: every open connection -> [phase, monotonic time the phase began] (see _Handler.handle_one_request)
+        self._connections: dict[socket.socket, list[Any]] = {}
         self._conn_lock = threading.Lock()
         super().__init__(address, _Handler)
+        self._watchdog: threading.Thread | None = None
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._watchdog = threading.Thread(target=self._watch, name=f"localhub-watchdog:{self.server_address[1]}")
+        self._watchdog.start()
+        super().serve_forever(poll_interval)
+
+    def mark(self, conn: socket.socket, phase: str) -> None:
+        with self._conn_lock:
+            entry = self._connections.get(conn)
+            if entry is not None:
+                entry[0], entry[1] = phase, time.monotonic()
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        victim: socket.socket | None = None
         with self._conn_lock:
-            self._connections.add(request)
+            full = len(self._connections) >= self.max_connections
+            if full:
+                # Make room by closing the connection that has waited longest for a request (a slow
+                # or idle client); busy connections are never cut. Nobody to cut: refuse the newcomer.
+                now = time.monotonic()
+                waiting = [(since, c) for c, (phase, since) in self._connections.items()
+                           if phase in ("idle", "headers") and now - since >= EVICTABLE_AFTER]
+                if waiting:
+                    victim = min(waiting, key=lambda item: item[0])[1]
+                    self._connections.pop(victim)
+            if not full or victim is not None:
+                self._connections[request] = ["idle", time.monotonic()]
+        if full and victim is None:
+            self.counters["refused"] += 1
+            self._refuse(request)
+            return
+        if victim is not None:
+            self.counters["evicted"] += 1
+            _cut(victim)
         super().process_request(request, client_address)
+
+    @staticmethod
+    def _refuse(request: socket.socket) -> None:
+        body = b'{"error":"Too many connections to the local Hub; retry shortly."}'
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+            f"X-Error-Code: TooManyConnections\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            request.settimeout(1.0)  # never let a refused client stall the accept loop
+            request.sendall(head.encode() + body)
+        except OSError as exc:
+            logger.debug("could not answer a refused connection: %s", exc)
+        finally:
+            request.close()
+
+    def _watch(self) -> None:
+        """Close connections that take longer than ``header_timeout`` to send their headers (slowloris)."""
+        while not self.stop_event.wait(0.1):
+            now = time.monotonic()
+            with self._conn_lock:
+                late = [c for c, (phase, since) in self._connections.items()
+                        if phase == "headers" and now - since > self.header_timeout]
+            for conn in late:
+                self.counters["header_timeouts"] += 1
+                _cut(conn)
+
+    def connection_stats(self) -> dict[str, int]:
+        with self._conn_lock:
+            out = {"open": len(self._connections)}
+        return {**out, **{k: self.counters[k] for k in ("refused", "evicted", "header_timeouts")}}
 
     def shutdown_request(self, request: Any) -> None:
         with self._conn_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -561,8 +663,15 @@ class HubHTTPServer(ThreadingHTTPServer):
         with self._conn_lock:
             live = list(self._connections)
         for conn in live:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError as exc:  # already closed by the peer
-                logger.debug("closing connection: %s", exc)
+            _cut(conn)
         self.server_close()  # joins handler threads (daemon_threads is False)
+        if self._watchdog is not None:
+            self._watchdog.join()
+
+
+def _cut(conn: socket.socket) -> None:
+    """Shut a connection down from another thread: its handler's blocking read returns at once."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError as exc:  # already closed by the peer
+        logger.debug("closing connection: %s", exc)

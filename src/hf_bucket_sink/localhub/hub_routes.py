@@ -1,8 +1,8 @@
 """Hub routes of the local Hub: the Storage Bucket API as ``huggingface_hub`` 2.4.0 calls it.
 
 Covers ``hub-bucket-api.md`` §4 and §7: whoami, bucket create / info / list / delete / move /
-settings, tree (``Link`` pagination), paths-info, batch, the Xet token routes, and resolve (HEAD
-metadata and ranged GET). Paths arrive percent-encoded, sometimes with ``%2F`` for ``/``
+settings, tree (``Link`` pagination), paths-info, batch, the Xet token routes, and resolve (a 302
+to a signed URL on the CDN origin carrying the HEAD metadata; bytes are served by :mod:`.cdn_routes`). Paths arrive percent-encoded, sometimes with ``%2F`` for ``/``
 (§1.4): every capture is decoded here, after routing on the raw path.
 
 Batch validation choice: structural problems (a line that is not a JSON object, an unknown or
@@ -28,14 +28,18 @@ from urllib.parse import quote, unquote, urlencode
 from .routing import Route, route
 from .auth import Principal
 from .catalog import BucketExistsError, BucketRecord, FileOp, FileRecord, TreeEntry
-from .http import Request, Response, parse_ranges
+from .cdn_routes import signed_file_url
+from .http import Request, Response
 from .state import HubState
 from .validation import check_bucket_name, check_path, path_problem, prefix_problem
 from .wire import bad_request, conflict, entry_not_found, not_found, unauthorized
 
 __all__ = ["ROUTES"]
 
-_BATCH_MAX_BODY = 64 << 20
+#: huggingface_hub sends at most 1000 lines per request, each under ~7 KB even with escaped 1 KB paths.
+_BATCH_MAX_BODY = 16 << 20
+#: 10,000 paths of up to 1 KB each (the client sends 1000 per request).
+_PATHS_INFO_MAX_BODY = 16 << 20
 _MAX_PATHS_INFO = 10_000
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
@@ -430,7 +434,11 @@ def batch(state: HubState, req: Request, params: dict[str, str]) -> Response:
             ops.append(_batch_op(state, who, bucket, op))
         except ValueError as exc:
             failed.append({"path": op["path"], "error": str(exc)})
-    state.catalog.apply_batch(bucket.id, ops)
+    vanished = set(state.catalog.apply_batch(bucket.id, ops))
+    if vanished:  # collected by GC between validation and the transaction: report, never register
+        failed += [{"path": o.path, "error": f"xetHash {o.xet_hash} is no longer stored; upload the file again"}
+                   for o in ops if o.kind == "add" and o.path in vanished]
+        ops = [o for o in ops if not (o.kind == "add" and o.path in vanished)]
     added = sum(1 for o in ops if o.kind == "add")
     state.stats.add(files_registered=added, files_deleted=len(ops) - added, batch_failures=len(failed))
     report = {"success": not failed, "processed": len(lines), "succeeded": len(ops), "failed": failed}
@@ -459,12 +467,19 @@ def xet_token(state: HubState, req: Request, params: dict[str, str]) -> Response
 
 
 def resolve(state: HubState, req: Request, params: dict[str, str]) -> Response:
+    """Like production: 302 to a signed URL on the CDN origin, metadata on the 302 (§4.12).
+
+    ``huggingface_hub``'s HEAD stops at a redirect that leaves the origin and reads ``X-Xet-Hash``,
+    ``X-Linked-Size`` and the ``xet-auth`` link from it; GETs follow it without the token. Empty
+    files are answered directly (200), as production does.
+    """
     _, bucket = _readable(state, req, params)
     path = check_path(_decode(params["path"], "path"))
     files = state.catalog.get_files(bucket.id, [path])
     if not files:
         raise entry_not_found(bucket.full_id, path)
     f = files[0]
+    content_type = f.content_type or "application/octet-stream"
     headers = {
         "X-Xet-Hash": f.xet_hash,
         "X-Linked-Size": str(f.size),
@@ -472,25 +487,18 @@ def resolve(state: HubState, req: Request, params: dict[str, str]) -> Response:
         "ETag": f'"{f.xet_hash}"',
         "X-Linked-ETag": f'"{f.xet_hash}"',
         "Accept-Ranges": "bytes",
-        "Content-Type": f.content_type or "application/octet-stream",
     }
+    if f.size == 0:
+        headers["Content-Type"] = content_type
+        return Response(200, headers, b"")
+    location = signed_file_url(state, f.xet_hash, content_type=content_type)
+    headers["Location"] = location
+    headers["Cache-Control"] = "no-store"  # the signature expires: never cache the redirect
+    headers["Content-Type"] = "text/plain; charset=utf-8"
+    body = f"Found. Redirecting to {location}".encode()
     if req.method == "HEAD":
-        return Response(200, headers, b"", content_length=f.size)  # Content-Length = file size
-    ranges = parse_ranges(req.header("Range"), f.size)
-    if ranges is not None and len(ranges) > 1:
-        ranges = None  # multi-range on resolve: serve the whole body (RFC 9110 allows ignoring Range)
-    start, end = ranges[0] if ranges else (0, f.size)
-    status = 206 if ranges else 200
-    if ranges:
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
-    if end <= start:  # empty file, no Range
-        return Response(status, headers, b"")
-    rec = state.cas.file(f.xet_hash)
-    if rec is None:
-        raise RuntimeError(f"bucket file {path!r} references unknown file hash {f.xet_hash}")
-    plan = state.cas.plan(rec, start, end)
-    state.stats.add(resolve_bytes_sent=end - start)
-    return Response(status, headers, state.cas.iter_bytes(plan), content_length=end - start)
+        return Response(302, headers, b"", content_length=len(body))
+    return Response(302, headers, body)
 
 
 # --- table ------------------------------------------------------------------------------------
@@ -505,10 +513,9 @@ ROUTES: list[Route] = [
     route("DELETE", _BUCKET + r"/?$", delete_bucket, "hub_api"),
     route("PUT", _BUCKET + r"/settings$", update_settings, "hub_api"),
     route("GET", _BUCKET + r"/tree(?:/(?P<prefix>.*))?$", tree, "hub_api"),
-    route("POST", _BUCKET + r"/paths-info$", paths_info, "hub_api"),
-    route("POST", _BUCKET + r"/batch$", batch, "hub_api", max_body=_BATCH_MAX_BODY),
+    route("POST", _BUCKET + r"/paths-info$", paths_info, "hub_api", max_body=_PATHS_INFO_MAX_BODY),
+    route("POST", _BUCKET + r"/batch$", batch, "hub_batch", max_body=_BATCH_MAX_BODY),
     route("GET", _BUCKET + r"/xet-(?P<access>read|write)-token$", xet_token, "xet_token"),
     route("GET", _BUCKET + r"/events$", not_implemented_feed, "hub_api"),
-    route("GET HEAD", rf"^/buckets/(?P<ns>{_SEG})/(?P<name>{_SEG})/resolve/(?P<path>.+)$", resolve, "hub_resolve",
-          throttle=True),
+    route("GET HEAD", rf"^/buckets/(?P<ns>{_SEG})/(?P<name>{_SEG})/resolve/(?P<path>.+)$", resolve, "hub_resolve"),
 ]

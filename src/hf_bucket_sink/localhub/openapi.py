@@ -27,6 +27,8 @@ class Operation:
     family: str
     summary: str
     body: str | None = None
+    #: ``"cdn"``: served on the second port (signed, token-free download URLs), not on the Hub origin
+    origin: str = "hub"
 
 
 _B = "/api/buckets/{namespace}/{name}"
@@ -39,6 +41,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/_localhub/faults", "admin", "Fault-injection rules and counts."),
     Operation("PUT", "/_localhub/faults", "admin", "Replace fault rules, go dark / come back.", "application/json"),
     Operation("DELETE", "/_localhub/faults", "admin", "Clear every fault."),
+    Operation("POST", "/_localhub/gc", "admin", "Collect unreferenced xorbs and shard records.", "application/json"),
     Operation("GET", "/api/whoami-v2", "hub_api", "Who the token belongs to."),
     Operation("GET", "/api/agent-harnesses", "hub_api", "Not implemented (404)."),
     Operation("POST", "/api/repos/move", "hub_api", "Rename a bucket.", "application/json"),
@@ -49,11 +52,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PUT", _B + "/settings", "hub_api", "Change visibility.", "application/json"),
     Operation("GET", _B + "/tree/{prefix}", "hub_api", "List files under a prefix."),
     Operation("POST", _B + "/paths-info", "hub_api", "Entries of given paths.", "application/json"),
-    Operation("POST", _B + "/batch", "hub_api", "Add, copy and delete files.", "application/x-ndjson"),
+    Operation("POST", _B + "/batch", "hub_batch", "Add, copy and delete files.", "application/x-ndjson"),
     Operation("GET", _B + "/xet-{access}-token", "xet_token", "A CAS token (access: read or write)."),
     Operation("GET", _B + "/events", "hub_api", "Not implemented (404)."),
-    Operation("GET", "/buckets/{namespace}/{name}/resolve/{path}", "hub_resolve", "File bytes (Range honoured)."),
-    Operation("HEAD", "/buckets/{namespace}/{name}/resolve/{path}", "hub_resolve", "File metadata headers."),
+    Operation("GET", "/buckets/{namespace}/{name}/resolve/{path}", "hub_resolve", "302 to a signed CDN URL (metadata headers)."),
+    Operation("HEAD", "/buckets/{namespace}/{name}/resolve/{path}", "hub_resolve", "302 with the file metadata headers."),
+    Operation("GET", "/files/{hash}", "cdn_file", "Signed file bytes (Range honoured), no token.", origin="cdn"),
+    Operation("HEAD", "/files/{hash}", "cdn_file", "Signed file size.", origin="cdn"),
     Operation("GET", _C + "/v1/chunks/{prefix}/{hash}", "cas_dedup", "Global dedup query."),
     Operation("POST", _C + "/v1/xorb-grants/{prefix}/{hash}", "cas_xorb", "Ask for an upload grant."),
     Operation("PUT", _C + "/grant-uploads/{grant}", "cas_xorb", "Upload a xorb body under a grant.", "application/octet-stream"),
@@ -66,7 +71,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", _C + "/v1/reconstructions/{hash}", "cas_reconstruction", "Download plan (v1)."),
     Operation("GET", _C + "/v2/reconstructions/{hash}", "cas_reconstruction", "Download plan (v2)."),
     Operation("HEAD", _C + "/v1/files/{hash}", "cas_reconstruction", "File size."),
-    Operation("GET", _C + "/xorb-data/{hash}", "cas_data", "Signed xorb byte ranges."),
+    Operation("GET", _C + "/xorb-data/{hash}", "cas_data", "Signed xorb byte ranges.", origin="cdn"),
     Operation("POST", "/v1/telemetry", "telemetry", "Telemetry sink (204).", "application/octet-stream"),
     Operation("POST", _C + "/v1/telemetry", "telemetry", "Telemetry sink (204).", "application/octet-stream"),
 )
@@ -116,6 +121,9 @@ def build_spec() -> dict[str, Any]:
             entry["parameters"] = params
         if op.body is not None:
             entry["requestBody"] = {"content": {op.body: {"schema": {}}}}
+        if op.origin == "cdn":
+            entry["servers"] = [{"url": "{cdn}", "description": "the CDN origin: LocalHub.cdn_url (a second port)"}]
+            entry["security"] = [{}]
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",

@@ -18,8 +18,8 @@ __all__ = ["Handler", "Route", "route", "SMALL_BODY"]
 
 Handler = Callable[[HubState, Request, dict[str, str]], Response]
 
-#: Default body cap for JSON routes.
-SMALL_BODY = 16 << 20
+#: Default body cap: JSON routes (create bucket, settings, move, admin…) carry a few hundred bytes.
+SMALL_BODY = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,19 @@ class Route:
     max_body: int = SMALL_BODY
     #: Throttle the request body (uploads) and the response body (downloads) with the bandwidth limit.
     throttle: bool = False
+    #: The listening origin that serves it: ``"hub"`` (API, CAS) or ``"cdn"`` (signed, token-free downloads).
+    origin: str = "hub"
 
 
 def route(
-    methods: str, pattern: str, handler: Handler, family: str, *, max_body: int = SMALL_BODY, throttle: bool = False
+    methods: str,
+    pattern: str,
+    handler: Handler,
+    family: str,
+    *,
+    max_body: int = SMALL_BODY,
+    throttle: bool = False,
+    origin: str = "hub",
 ) -> Route:
     """Build a :class:`Route`; ``methods`` is space-separated (``"GET HEAD"``)."""
-    return Route(frozenset(methods.split()), re.compile(pattern), handler, family, max_body, throttle)
-
-
+    return Route(frozenset(methods.split()), re.compile(pattern), handler, family, max_body, throttle, origin)

@@ -28,10 +28,11 @@ from typing import IO, Any
 from .admin_routes import stats_payload
 from .app import App
 from .auth import Auth
-from .cas import CasStore, remove_tree
+from .cas import CasStore, GcResult, remove_tree
 from .catalog import Catalog, TokenRecord
 from .faults import FaultInjector
-from .http import CLIENT_TIMEOUT, BandwidthLimiter, HubHTTPServer
+from .gc import DEFAULT_GRACE, GcScheduler
+from .http import CLIENT_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS, BandwidthLimiter, HubHTTPServer
 from .state import HubState
 from .validation import name_problem
 
@@ -72,6 +73,20 @@ class LocalHub:
             before its connection is closed: the time limit for slow clients.
         admin_token: when set, ``/_localhub/`` admin routes (except ``health``) need
             ``Authorization: Bearer <admin_token>``; when None they answer loopback peers only.
+        cdn_port: port of the second listening socket, the "CDN" origin that serves signed,
+            token-free download URLs (resolve redirects, xorb data); 0 picks a free port.
+        cdn_public_url: base of the signed URLs when the CDN port is behind a proxy (default: its
+            local URL).
+        signed_url_ttl: lifetime in seconds of a signed resolve URL.
+        header_timeout: seconds a client may take to send a request line and headers, from its
+            first byte (a slowloris client trickling bytes is cut after this).
+        max_connections: open connections per listening socket; at the cap, the connection waiting
+            longest for a request is closed for the newcomer, or the newcomer gets 503.
+        gc_interval: run garbage collection every this many seconds (None: only on request).
+        gc_grace: seconds during which unreferenced uploads are kept (uploads in progress; see :mod:`.gc`).
+
+    The default ``token`` is the fixed ``hf_local_write_token`` because tests rely on it; the
+    ``hf-bucket-sink serve`` command generates a random one instead (docs/localhub.md, *Security*).
     """
 
     def __init__(
@@ -93,6 +108,13 @@ class LocalHub:
         dark: bool = False,
         client_timeout: float = CLIENT_TIMEOUT,
         admin_token: str | None = None,
+        cdn_port: int = 0,
+        cdn_public_url: str | None = None,
+        signed_url_ttl: float = 3600,
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+        gc_interval: float | None = None,
+        gc_grace: float = DEFAULT_GRACE,
     ) -> None:
         records = [TokenRecord(token, user, "write", "default")]
         for entry in extra_tokens:
@@ -116,6 +138,16 @@ class LocalHub:
             raise ValueError(f"client_timeout must be positive, got {client_timeout!r}")
         if admin_token is not None and (not admin_token or any(c.isspace() for c in admin_token)):
             raise ValueError("admin_token must be non-empty and contain no whitespace")
+        if not header_timeout > 0:
+            raise ValueError(f"header_timeout must be positive, got {header_timeout!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
+        if gc_interval is not None and not gc_interval > 0:
+            raise ValueError(f"gc_interval must be positive or None, got {gc_interval!r}")
+        if not gc_grace >= 0:
+            raise ValueError(f"gc_grace must be at least 0, got {gc_grace!r}")
+        if not signed_url_ttl > 0:
+            raise ValueError(f"signed_url_ttl must be positive, got {signed_url_ttl!r}")
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size!r}")
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
@@ -134,14 +166,25 @@ class LocalHub:
         self._admin_token = admin_token
         #: fault injection in front of every route (survives stop()/start(); see :mod:`.faults`)
         self.faults = FaultInjector(rules=faults, dark=dark, seed=fault_seed, stop=self._stop_event)
+        self._cdn_port_arg = cdn_port
+        self._cdn_public_url = cdn_public_url.rstrip("/") if cdn_public_url else None
+        self._signed_url_ttl = float(signed_url_ttl)
+        self._header_timeout = float(header_timeout)
+        self._max_connections = max_connections
+        self._gc_interval = gc_interval
+        self._gc_grace = float(gc_grace)
+        self._gc: GcScheduler | None = None
         self._server: HubHTTPServer | None = None
+        self._cdn_server: HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._cdn_thread: threading.Thread | None = None
         self._catalog: Catalog | None = None
         self._state: HubState | None = None
         self._lock_file: IO[Any] | None = None
         self._owned_dir: Path | None = None
         self.data_dir: Path = self._data_dir_arg or Path()
         self.port = 0
+        self.cdn_port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -178,6 +221,8 @@ class LocalHub:
                 page_size=self._page_size,
                 faults=self.faults,
                 admin_token=self._admin_token,
+                signed_url_ttl=self._signed_url_ttl,
+                gc_grace=self._gc_grace,
             )
             app = App(self._state)
             self.faults.bind(app, app.family_of)
@@ -187,26 +232,65 @@ class LocalHub:
                 limiter=self._limiter,
                 stop_event=self._stop_event,
                 client_timeout=self._client_timeout,
+                header_timeout=self._header_timeout,
+                max_connections=self._max_connections,
+            )
+            self._cdn_server = HubHTTPServer(
+                (self.host, self._cdn_port_arg),
+                self.faults,
+                limiter=self._limiter,
+                stop_event=self._stop_event,
+                client_timeout=self._client_timeout,
+                origin="cdn",
+                header_timeout=self._header_timeout,
+                max_connections=self._max_connections,
             )
         except BaseException:
+            for server in (self._server, self._cdn_server):
+                if server is not None:
+                    server.server_close()
+            self._server = self._cdn_server = None
             self._release()
             raise
         self.port = self._server.server_address[1]
+        self.cdn_port = self._cdn_server.server_address[1]
+        self._state.cdn_url = self.cdn_url
+        # URLs handed out are built from configuration only, never from a request's Host header.
+        self._state.public_url = self.url
+        hub_server, cdn_server = self._server, self._cdn_server
+        self._state.connection_stats = lambda: {
+            "hub": hub_server.connection_stats(),
+            "cdn": cdn_server.connection_stats(),
+        }
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"localhub:{self.port}"
         )
+        self._cdn_thread = threading.Thread(
+            target=self._cdn_server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"localhub-cdn:{self.cdn_port}"
+        )
         self._thread.start()
+        self._cdn_thread.start()
+        if self._gc_interval is not None:
+            self._gc = GcScheduler(self._state.collect_garbage, self._gc_interval, self._stop_event)
+            self._gc.start()
         logger.info("local Hub listening on %s (data dir %s)", self.url, self.data_dir)
         return self
 
     def stop(self) -> None:
         """Stop serving, join every thread, close the catalog; remove the data dir if it was temporary."""
         server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        cdn, self._cdn_server = self._cdn_server, None
+        for srv in (server, cdn):
+            if srv is not None:
+                srv.stop()
+        self._stop_event.set()  # also ends the GC schedule
+        for thread in (self._thread, self._cdn_thread):
+            if thread is not None:
+                thread.join()
+        if self._gc is not None:
+            self._gc.join()
+            self._gc = None
+        self._thread = self._cdn_thread = None
         self._release()
 
     def _release(self) -> None:
@@ -256,6 +340,20 @@ class LocalHub:
         return self._public_url or self.local_url
 
     @property
+    def cdn_url(self) -> str:
+        """Base URL of the CDN origin (signed download URLs): ``cdn_public_url`` or the local socket."""
+        if self._cdn_public_url:
+            return self._cdn_public_url
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.cdn_port}"
+
+    def cdn_requests(self) -> list[dict[str, Any]]:
+        """Method, path and headers of the last (up to 256) requests the CDN origin answered."""
+        return list(self._require_state().cdn_log)
+
+    @property
     def store_id(self) -> str:
         return self._require_state().store_id
 
@@ -271,6 +369,10 @@ class LocalHub:
     def set_bandwidth_limit(self, bytes_per_s: float | None) -> None:
         """Cap (or with None, uncap) CAS upload bodies and data/resolve downloads, shared by all clients."""
         self._limiter.set_rate(bytes_per_s)
+
+    def collect_garbage(self, grace: float | None = None) -> GcResult:
+        """Remove xorbs and shard records no bucket file references (older than ``grace``, default ``gc_grace``)."""
+        return self._require_state().collect_garbage(grace)
 
     def set_faults(self, rules: Mapping[str, Any] | None = None, *, dark: bool | None = None) -> None:
         """Replace the fault rules (``{}`` clears them) and/or go dark (True) / come back (False)."""

@@ -16,13 +16,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .auth import Auth, CasPrincipal
-from .cas import CasStore
+from .cas import CasStore, GcResult
 from .catalog import Catalog
 from .http import BandwidthLimiter, Request
 from .xorb import XorbInfo
@@ -50,6 +51,9 @@ COUNTERS = (
     "data_bytes_sent",  # bytes served from xorb data URLs
     "resolve_bytes_sent",  # file bytes served by GET /buckets/.../resolve/...
     "xet_tokens_issued",
+    "gc_runs",  # garbage collections (admin route, schedule, LocalHub.collect_garbage)
+    "gc_xorbs_removed",
+    "gc_bytes_freed",  # serialized xorb bytes removed by GC
 )
 
 
@@ -60,6 +64,7 @@ class Stats:
         self._lock = threading.Lock()
         self._counters: Counter[str] = Counter({name: 0 for name in COUNTERS})
         self._requests: Counter[str] = Counter()
+        self._started: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self.started_at = time.time()
 
@@ -70,6 +75,12 @@ class Stats:
                     raise KeyError(f"unknown counter {name!r}")
                 self._counters[name] += amount
 
+    def started(self, family: str) -> None:
+        """A request of ``family`` arrived (``requests`` counts answered ones: a test waiting for an upload
+        to be *in flight* — e.g. one large direct xorb POST — needs this one)."""
+        with self._lock:
+            self._started[family] += 1
+
     def request(self, family: str, status: int) -> None:
         with self._lock:
             self._requests[family] += 1
@@ -79,6 +90,7 @@ class Stats:
         with self._lock:
             out: dict[str, Any] = dict(self._counters)
             out["requests"] = dict(self._requests)
+            out["requests_started"] = dict(self._started)
             out["responses"] = dict(self._statuses)
         out["uptime_s"] = round(time.time() - self.started_at, 3)
         return out
@@ -167,16 +179,40 @@ class HubState:
     faults: Any = None
     #: when set, admin routes need ``Authorization: Bearer <admin_token>``; else they answer loopback peers only
     admin_token: str | None = None
+    #: base URL of the CDN origin (signed download URLs; see :mod:`.cdn_routes`), set once it listens
+    cdn_url: str = ""
+    #: lifetime in seconds of signed download URLs (resolve redirects, xorb data URLs)
+    signed_url_ttl: float = 3600.0
+    #: method, path and headers of the last requests to the CDN origin (tests check no token reaches it)
+    cdn_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=256))
+    #: default grace period of garbage collection (see :mod:`.gc`)
+    gc_grace: float = 24 * 3600.0
+    #: what the connection limits did (open, refused, evicted, header_timeouts), per origin
+    connection_stats: Callable[[], dict[str, Any]] | None = None
+
+    def collect_garbage(self, grace: float | None = None) -> GcResult:
+        result = self.cas.collect_garbage(self.gc_grace if grace is None else grace)
+        self.stats.add(gc_runs=1, gc_xorbs_removed=result.xorbs, gc_bytes_freed=result.xorb_bytes)
+        return result
+
+    def cdn_base_url(self) -> str:
+        if not self.cdn_url:
+            raise RuntimeError("the CDN origin of the local Hub is not listening")
+        return self.cdn_url
+
+    def record_cdn_request(self, req: Request) -> None:
+        self.cdn_log.append({"method": req.method, "path": req.target, "headers": dict(req.headers.items())})
 
     def base_url(self, req: Request) -> str:
-        """Absolute base for every URL handed out: ``public_url``, else from the ``Host`` header."""
+        """Absolute base for every URL handed out: the configured public URL, never the ``Host`` header.
+
+        A client-chosen ``Host`` must not steer where other clients send tokens and data (casUrl,
+        ``Link`` pages, redirects). Without a configured URL: the address this server listens on.
+        """
         if self.public_url:
             return self.public_url
-        host = req.host
-        if not host:  # HTTP/1.0 without Host: the address this server listens on
-            addr, port = req.server_address[0], req.server_address[1]
-            host = f"[{addr}]:{port}" if ":" in str(addr) else f"{addr}:{port}"
-        return f"http://{host}"
+        addr, port = req.server_address[0], req.server_address[1]
+        return f"http://[{addr}]:{port}" if ":" in str(addr) else f"http://{addr}:{port}"
 
     def cas_url(self, req: Request) -> str:
         # The store id makes the CAS URL unique per data directory: hf_xet caches shards per CAS URL,
