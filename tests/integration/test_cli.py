@@ -141,7 +141,8 @@ def test_ndjson_glob_to_partitioned_parquet(hub: LocalHub, api: HfApi, env: dict
     expected = expected_flights(data)
     origins = sorted(expected["origin"].unique())
     assert [f["uri"] for f in out["files"]] == [f"{dest}origin={o}/00000000.parquet" for o in origins]
-    assert out["rows"] == ROWS and out["manifest"] is None
+    # every directory output has a commit point, beside the directory (docs/commit-protocol.md)
+    assert out["rows"] == ROWS and out["manifest"]["uri"] == f"{PREFIX}/_by-origin.manifest.json"
     assert {p for p in bucket_files(api, hub) if p.startswith("by-origin/")} == {
         f"by-origin/origin={o}/00000000.parquet" for o in origins
     }
