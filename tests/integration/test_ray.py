@@ -263,6 +263,47 @@ def test_if_exists_error_refuses_a_folder_with_files(cluster: None, hub: LocalHu
     assert set(listed(hub, "taken")) == newer | {"taken/old.txt"}
 
 
+def test_an_overwrite_that_fails_during_commit_leaves_the_previous_dataset_readable(
+    cluster: None, hub: LocalHub, opts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hf_bucket_sink import CommitError, read_parquet
+    from hf_bucket_sink.core.hub import HubClient
+
+    old_tables = source_tables(parts=2, rows=1_000)
+    first = BucketDatasink(uri(hub, "rayfail"), storage_options=opts)
+    ray.data.from_arrow(old_tables).write_datasink(first)
+    assert first.result is not None
+    old = {f.uri.split(f"/{BUCKET}/", 1)[1]: f.xet_hash for f in first.result.files}
+
+    # the new files' /batch is applied up to its 2nd line, then the answer is lost; no client retry
+    monkeypatch.setattr(HubClient, "batch_retries", 0)
+    hub.set_faults({"hub_batch": {"partial_lines": 2, "partial_answer": "drop"}})
+    injected = hub.stats()["faults"]["injected"].get("partial_batches", 0)
+    second = BucketDatasink(uri(hub, "rayfail"), storage_options=opts, target_bytes_per_file=1)
+    try:
+        with pytest.raises(CommitError) as caught:
+            ray.data.from_arrow(source_tables(parts=4, rows=500)).write_datasink(second)
+    finally:
+        hub.set_faults({})
+    assert hub.stats()["faults"]["injected"].get("partial_batches", 0) > injected  # the fault fired
+    error = caught.value
+    # the 2 applied lines were new paths: taken back before raising, so nothing of it stays visible
+    assert error.previous_intact and error.visible == () and len(error.not_visible) == 4 + 1
+    assert read_manifest(hub, "rayfail")["files"] == [
+        {"path": p.split("/", 1)[1], "size": f.size, "xetHash": f.xet_hash, "rows": f.rows}
+        for p, f in sorted((f.uri.split(f"/{BUCKET}/", 1)[1], f) for f in first.result.files)
+    ]
+    now = listed(hub, "rayfail")
+    assert {p: f.xet_hash for p, f in now.items()} == old  # nothing of the previous output deleted, no orphan
+    back = pl.concat([read_parquet(f.uri, storage_options=opts) for f in first.result.files])
+    assert back.sort("id").equals(expected(old_tables))
+
+    # a rerun of the same write commits it; the previous output's files are retired afterwards
+    ray.data.from_arrow(source_tables(parts=4, rows=500)).write_datasink(second)
+    assert second.result is not None
+    assert set(listed(hub, "rayfail")) == {f.uri.split(f"/{BUCKET}/", 1)[1] for f in second.result.files}
+
+
 # -- secrets -------------------------------------------------------------------------------------------
 
 

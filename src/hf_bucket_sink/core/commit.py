@@ -55,7 +55,7 @@ from hf_bucket_sink.core.manifest import (
     read_manifest,
 )
 from hf_bucket_sink.core.result import FileResult
-from hf_bucket_sink.errors import CommitError, InvalidOptionError
+from hf_bucket_sink.errors import BucketSinkError, CommitError, InvalidOptionError
 
 __all__ = [
     "StoredFile",
@@ -266,15 +266,22 @@ def commit_output(
     start_manifest = read_manifest(hub, bucket_id, directory) if previous is UNREAD else previous
     location = manifest_path(directory)
 
+    # paths that hold nothing yet: if the commit fails before its commit point, they are taken
+    # back (nothing else can be hurt by deleting them), so a rerun under new names leaves no orphan
+    existed = {str(e.get("path")) for e in hub.paths_info(bucket_id, paths)} if paths else set()
+
     # 1. data lines (nothing deleted yet)
     failed = _register_all(hub, bucket_id, [f.registration(mtime) for f in files], visible, counter)
     if failed:
+        _take_back(hub, bucket_id, visible, existed, counter)
         raise _commit_error(
             bucket_id, f"the output {directory or '(bucket root)'}", failed, visible, paths + [location],
             previous_intact=True,
             previous_note=(
                 "The commit point was not written: a reader following the manifest still sees the previous "
-                "version whole (at its Xet hashes); a reader listing the directory may see the visible new files."
+                "version whole (at its Xet hashes); a reader listing the directory may see the visible new files "
+                "(new paths were taken back where the Hub allowed; the visible ones replaced files at existing paths "
+                "or could not be taken back)."
             ),
         )
 
@@ -318,6 +325,7 @@ def commit_output(
         applied, failed = _send(hub, bucket_id, [manifest_record.registration(mtime)])
         counter[0] += 1
         if failed:
+            _take_back(hub, bucket_id, visible, existed, counter)
             raise _commit_error(
                 bucket_id, f"the output {directory or '(bucket root)'}", failed, visible, paths + [location],
                 previous_intact=True,
@@ -344,6 +352,23 @@ def commit_output(
         bucket_id, tuple(visible), tuple(retired), location if manifest_record is not None else None,
         manifest_record, counter[0], pending, replaced, start_manifest,
     )
+
+
+def _take_back(hub: HubClient, bucket_id: str, visible: list[str], existed: set[str], counter: list[int]) -> None:
+    """Best effort, before the commit point only: delete the visible paths that held nothing before; updates ``visible``."""
+    fresh = [p for p in visible if p not in existed]
+    if not fresh:
+        return
+    removed: list[str] = []
+    try:
+        failed = _register_all(hub, bucket_id, [Deletion(p) for p in fresh], removed, counter)
+    except BucketSinkError as exc:  # the error being raised matters more; say what stays visible
+        logger.warning("taking back %d new path(s) after a failed commit failed: %s", len(fresh), exc)
+        failed = {}
+    if failed:
+        logger.warning("%d new path(s) of a failed commit could not be taken back: %s", len(failed), _reasons(failed))
+    gone = set(removed)
+    visible[:] = [p for p in visible if p not in gone]
 
 
 def _changed(before: Manifest | None, now: Manifest | None) -> bool:
