@@ -149,7 +149,11 @@ def _send(hub: HubClient, bucket_id: str, lines: Sequence[Any]) -> tuple[list[st
         return applied, dict(outcome.failed)
     # the Hub may have applied any subset: ask it what each path now is
     logger.warning("%s; checking which of %d line(s) were applied", outcome.lost, len(lines))
-    found = {str(e.get("path")): e for e in hub.paths_info(bucket_id, [line.path for line in lines])}
+    try:
+        found = {str(e.get("path")): e for e in hub.paths_info(bucket_id, [line.path for line in lines])}
+    except BucketSinkError as exc:
+        # neither the answer nor a listing: these lines may or may not be applied
+        raise _Unconfirmed([line.path for line in lines], f"{outcome.lost}; and checking failed too ({exc})") from exc
     applied, failed = [], {}
     for line in lines:
         entry = found.get(line.path)
@@ -162,6 +166,15 @@ def _send(hub: HubClient, bucket_id: str, lines: Sequence[Any]) -> tuple[list[st
         else:
             failed[line.path] = outcome.lost
     return applied, failed
+
+
+class _Unconfirmed(Exception):
+    """Lines whose outcome is unknown: the answer was lost and paths-info failed too."""
+
+    def __init__(self, paths: list[str], reason: str) -> None:
+        super().__init__(reason)
+        self.paths = paths
+        self.reason = reason
 
 
 def _register_all(
@@ -250,7 +263,10 @@ def commit_output(
     visible: list[str] = []
     counter = [0]
     if directory is None:
-        failed = _register_all(hub, bucket_id, [f.registration(mtime) for f in files], visible, counter)
+        try:
+            failed = _register_all(hub, bucket_id, [f.registration(mtime) for f in files], visible, counter)
+        except _Unconfirmed as exc:
+            failed = {p: exc.reason + " (outcome unknown: it may be visible)" for p in exc.paths}
         if failed:
             raise _commit_error(
                 bucket_id, f"{len(files)} file(s)", failed, visible, paths, previous_intact=not visible,
@@ -271,7 +287,12 @@ def commit_output(
     existed = {str(e.get("path")) for e in hub.paths_info(bucket_id, paths)} if paths else set()
 
     # 1. data lines (nothing deleted yet)
-    failed = _register_all(hub, bucket_id, [f.registration(mtime) for f in files], visible, counter)
+    unknown = ""
+    try:
+        failed = _register_all(hub, bucket_id, [f.registration(mtime) for f in files], visible, counter)
+    except _Unconfirmed as exc:
+        failed = {p: exc.reason for p in exc.paths}
+        unknown = f" {len(exc.paths)} of the paths not listed as visible may be visible too (their outcome is unknown)."
     if failed:
         _take_back(hub, bucket_id, visible, existed, counter)
         raise _commit_error(
@@ -281,7 +302,7 @@ def commit_output(
                 "The commit point was not written: a reader following the manifest still sees the previous "
                 "version whole (at its Xet hashes); a reader listing the directory may see the visible new files "
                 "(new paths were taken back where the Hub allowed; the visible ones replaced files at existing paths "
-                "or could not be taken back)."
+                "or could not be taken back)." + unknown
             ),
         )
 
@@ -321,17 +342,27 @@ def commit_output(
     manifest_record: StoredFile | None = None
     if store_manifest is not None:
         manifest = Manifest.new(directory, manifest_files, retire_now, manifest_fields)
-        manifest_record = store_manifest(location, manifest.to_bytes())
-        applied, failed = _send(hub, bucket_id, [manifest_record.registration(mtime)])
+        unknown = False
+        try:
+            manifest_record = store_manifest(location, manifest.to_bytes())
+            applied, failed = _send(hub, bucket_id, [manifest_record.registration(mtime)])
+        except _Unconfirmed as exc:
+            applied, failed, unknown = [], {location: exc.reason}, True
+        except BucketSinkError as exc:  # storing the manifest failed: nothing of the commit point exists
+            applied, failed = [], {location: f"storing the manifest failed ({exc})"}
         counter[0] += 1
         if failed:
-            _take_back(hub, bucket_id, visible, existed, counter)
+            if not unknown:
+                _take_back(hub, bucket_id, visible, existed, counter)
             raise _commit_error(
                 bucket_id, f"the output {directory or '(bucket root)'}", failed, visible, paths + [location],
-                previous_intact=True,
+                previous_intact=not unknown,
                 previous_note=(
+                    "Whether the commit point (manifest) was written is UNKNOWN: readers following it see either "
+                    "the previous version or this one, whole; all new data files are registered."
+                    if unknown else
                     "The commit point (manifest) was not written: a reader following the manifest still sees "
-                    "the previous version whole; all new data files are registered."
+                    "the previous version whole."
                 ),
             )
         visible.extend(applied)
@@ -340,7 +371,10 @@ def commit_output(
     retired: list[str] = []
     pending: tuple[str, ...] = ()
     if retire_now:
-        failed = _register_all(hub, bucket_id, [Deletion(p) for p in retire_now], retired, counter)
+        try:
+            failed = _register_all(hub, bucket_id, [Deletion(p) for p in retire_now], retired, counter)
+        except (_Unconfirmed, BucketSinkError) as exc:  # committed already: the next writer retires the rest
+            failed = {p: str(exc) for p in retire_now if p not in set(retired)}
         if failed:
             pending = tuple(p for p in retire_now if p not in set(retired))
             logger.warning(
@@ -362,7 +396,7 @@ def _take_back(hub: HubClient, bucket_id: str, visible: list[str], existed: set[
     removed: list[str] = []
     try:
         failed = _register_all(hub, bucket_id, [Deletion(p) for p in fresh], removed, counter)
-    except BucketSinkError as exc:  # the error being raised matters more; say what stays visible
+    except (_Unconfirmed, BucketSinkError) as exc:  # the error being raised matters more; say what stays visible
         logger.warning("taking back %d new path(s) after a failed commit failed: %s", len(fresh), exc)
         failed = {}
     if failed:
@@ -396,9 +430,12 @@ def register(
     lines: list[Any] = [Deletion(p) for p in delete_first] + [f.registration(mtime) for f in sorted(files, key=lambda f: f.path)]
     if manifest is not None:
         lines_manifest: list[Any] = [manifest.registration(mtime)]
-    failed = _register_all(hub, bucket_id, lines, visible, counter)
-    if not failed and manifest is not None:
-        failed = _register_all(hub, bucket_id, lines_manifest, visible, counter)
+    try:
+        failed = _register_all(hub, bucket_id, lines, visible, counter)
+        if not failed and manifest is not None:
+            failed = _register_all(hub, bucket_id, lines_manifest, visible, counter)
+    except _Unconfirmed as exc:
+        failed = {p: exc.reason + " (outcome unknown: it may be visible)" for p in exc.paths}
     if failed:
         all_paths = [line.path for line in lines] + ([manifest.path] if manifest is not None else [])
         raise _commit_error(bucket_id, f"{len(files)} file(s)", failed, visible, all_paths,
