@@ -99,6 +99,14 @@ def _timeout() -> httpx2.Timeout:
     return httpx2.Timeout(limit, connect=min(limit, 30.0)) if limit is not None else httpx2.Timeout(None)
 
 
+def _body_hint(response: httpx2.Response) -> str:
+    """A short, safe description of a body we could not read (an HTML page is named, not quoted)."""
+    text = response.text.strip()
+    if text.lstrip().lower().startswith(("<!doctype", "<html")):
+        return "an HTML page"
+    return repr(text[:120]) if text else "an empty body"
+
+
 def _server_message(response: httpx2.Response) -> str:
     message = response.headers.get("X-Error-Message", "")
     try:
@@ -331,7 +339,7 @@ class HubClient:
         except ValueError:
             report = None
         if not isinstance(report, dict) or (report and not {"success", "processed", "failed"} & report.keys()):
-            return BatchOutcome({}, f"the Hub at {self.creds.endpoint} answered HTTP {status} without a readable report ({response.text[:120]!r})")
+            return BatchOutcome({}, f"the Hub at {self.creds.endpoint} answered HTTP {status} without a readable report ({_body_hint(response)})")
         failed_items = report.get("failed")
         failed: dict[str, str] = {}
         if isinstance(failed_items, list):
