@@ -35,7 +35,13 @@ The protocol for a directory output (docs/commit-protocol.md has the timeline):
 
 Nothing of the previous output is deleted before step 3. Any failure before or at step 3 raises
 one :class:`~hf_bucket_sink.CommitError` with ``.visible``, ``.not_visible`` and
-``.previous_intact``; a rerun finishes the job cheaply (the bytes are already in Xet).
+``.previous_intact``; before raising, the new paths it made visible that held nothing before are
+taken back (deleted), so ``.visible`` is what remains (paths that replaced existing files, or that
+could not be taken back). A rerun finishes the job cheaply (the bytes are already in Xet).
+
+Remaining race (no conditional write on the Hub): two writers that both re-read in step 2 before
+either registers its manifest both commit; the last manifest registered wins whole, and the
+other's files it does not list stay until a later overwrite (docs/commit-protocol.md).
 """
 
 from __future__ import annotations
