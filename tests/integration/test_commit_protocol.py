@@ -23,7 +23,7 @@ from hf_bucket_sink import CommitError
 from hf_bucket_sink.core.commit import StoredFile, commit_output
 from hf_bucket_sink.core.credentials import resolve_credentials
 from hf_bucket_sink.core.hub import HubClient
-from hf_bucket_sink.core.manifest import Manifest, manifest_path, read_manifest
+from hf_bucket_sink.core.manifest import Manifest, ManifestFile, manifest_path, read_manifest
 from hf_bucket_sink.core.paths import BucketPath
 from hf_bucket_sink.core.upload import UploadSession, manifest_storer
 
@@ -253,3 +253,37 @@ def test_two_concurrent_partitioned_sinks_leave_exactly_one_of_them(hub: Any, cl
     # are not asserted: in the documented race window (both re-read before either commits) the
     # loser may re-register a shared path after the winner's data lines.
     assert sum(files == seen for files in by_writer.values()) == 1
+
+
+def test_a_writer_replaced_right_after_its_commit_point_takes_back_its_unlisted_files(
+    hub: Any, client: HubClient, versions: Any
+) -> None:
+    directory = "race-after/"
+    mine = placed(versions[0][:20], directory)
+    theirs = placed(versions[1][:5], directory)  # shares 5 paths with mine, not the other 15
+    other = HubClient(client.creds)
+
+    class RacedClient(HubClient):
+        """The other writer commits the instant our manifest's /batch returns (the race window)."""
+
+        fired = False
+
+        def batch(self, bucket: str, lines: Any) -> Any:
+            outcome = super().batch(bucket, lines)
+            if not self.fired and [line.path for line in lines] == [manifest_path(directory)]:
+                self.fired = True
+                # the other writer re-read before we registered, so it does not know our files:
+                # its data lines and its commit point land right after ours
+                access = other.xet_token(bucket_id(hub), write=True)
+                body = Manifest.new(directory, [ManifestFile(f.path, f.result.size, f.result.xet_hash) for f in theirs])
+                record = manifest_storer(other, bucket_id(hub), access)(manifest_path(directory), body.to_bytes())
+                commit_output(other, bucket_id(hub), theirs, directory=None)
+                commit_output(other, bucket_id(hub), [record], directory=None)
+            return outcome
+
+    raced = RacedClient(client.creds)
+    report = commit(raced, hub, mine, directory, previous=None)
+    assert raced.fired  # the concurrent commit happened inside our commit
+    assert report.extra["replaced_by"] and report.extra["orphans_left"] == ()
+    assert committed(client, hub, directory) == hashes(theirs)  # the last commit point wins whole
+    assert listing(client, hub, directory) == hashes(theirs)  # none of our files left unlisted

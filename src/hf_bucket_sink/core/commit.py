@@ -40,8 +40,11 @@ taken back (deleted), so ``.visible`` is what remains (paths that replaced exist
 could not be taken back). A rerun finishes the job cheaply (the bytes are already in Xet).
 
 Remaining race (no conditional write on the Hub): two writers that both re-read in step 2 before
-either registers its manifest both commit; the last manifest registered wins whole, and the
-other's files it does not list stay until a later overwrite (docs/commit-protocol.md).
+either registers its manifest both commit; the last manifest registered wins whole. Each writer
+reads the manifest once more after registering its own: one that finds another's there takes back
+its files the winner does not list (``report.extra["replaced_by"]``; ``"orphans_left"`` names any
+it could not remove). Only a loser whose check ran before the winner registered misses it; its
+unlisted files then stay (docs/commit-protocol.md).
 """
 
 from __future__ import annotations
@@ -372,6 +375,22 @@ def commit_output(
                 ),
             )
         visible.extend(applied)
+        # a concurrent writer that registered its manifest just after ours won: our files that
+        # it does not list are no output's files any more, so take them back and say so
+        after = read_manifest(hub, bucket_id, directory)
+        if after is not None and after.location_hash != manifest_record.result.xet_hash:
+            orphans = [p for p in paths if p not in after.paths]
+            logger.warning(
+                "the output %s was replaced by a concurrent commit (%s) right after this one; %d file(s) of this "
+                "commit that it does not list are removed", directory, after.commit_id, len(orphans),
+            )
+            lost_visible = list(orphans)
+            _take_back(hub, bucket_id, lost_visible, set(), counter)
+            extra = {"replaced_by": after.commit_id, "orphans_left": tuple(lost_visible)}
+            return CommitReport(
+                bucket_id, tuple(p for p in visible if p not in set(orphans) - set(lost_visible)), (), location,
+                manifest_record, counter[0], (), replaced, start_manifest, extra,
+            )
 
     # 4. retirements, after the commit point; a failure leaves them listed for the next writer
     retired: list[str] = []
