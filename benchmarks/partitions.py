@@ -1,10 +1,13 @@
-"""Peak client memory of partitioned sinks at 1, 10, 100 and 1,000 partitions.
+"""Peak client memory and time of partitioned sinks at 1, 100, 1,000 and 10,000 partitions.
 
-    python benchmarks/partitions.py [--workdir DIR] [--rows N]    # writes docs/benchmarks-partitions.md + docs/img/partitions.png
+    python benchmarks/partitions.py [--workdir DIR] [--rows N] [--repeats 3]   # writes docs/benchmarks-partitions.md + docs/img/partitions.png
 
 The same data (``--rows`` rows, ~40 B of CSV per row) is sunk into a bucket on a local Hub
 (``hf-bucket-sink serve`` in its own process) with ``PartitionBy(key=id % P)`` for
-P = 1, 10, 100, 1,000, as Parquet and as CSV. Key partitioning is the hard case: Polars keeps a
+P = 1, 100, 1,000, 10,000, as Parquet, and by Polars alone into a local directory (the baseline,
+measured in the same run). Each timed run gets a fresh local Hub, a fresh Xet cache
+(``HF_XET_CACHE``/``HF_HOME`` in a new temp dir) and a fresh process; the report gives medians of
+``--repeats`` runs with their spread (min-max). Key partitioning is the hard case: Polars keeps a
 CSV/NDJSON file open per key while rows arrive (measured: 100 keys -> 100 open files), while
 Parquet/IPC files are opened once a row group is ready (<= 8 open). Every point runs in a
 fresh process, and reports its peak RSS (``ru_maxrss``) and the RSS after imports (baseline).
@@ -29,8 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PARTITIONS = (1, 10, 100, 1000)
-FORMATS = ("parquet", "csv")
+PARTITIONS = (1, 100, 1000, 10000)
+FORMATS = ("parquet",)
+REPEATS = 3
 DEFAULT_ROWS = 5_000_000
 
 
@@ -76,118 +80,168 @@ def _child(url: str, token: str, bucket: str, fmt: str, partitions: int, rows: i
     }
 
 
-def run(workdir: Path, *, rows: int = DEFAULT_ROWS, partitions: tuple[int, ...] = PARTITIONS, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
-    """Measure every (format, partitions) point in a fresh process; returns the figures."""
+def run(
+    workdir: Path, *, rows: int = DEFAULT_ROWS, partitions: tuple[int, ...] = PARTITIONS, formats: tuple[str, ...] = FORMATS,
+    repeats: int = REPEATS,
+) -> dict[str, Any]:
+    """Measure every (format, partitions, target) point ``repeats`` times, each in a fresh process with a fresh Hub and cache."""
     from benchmarks._hub import HubProcess
 
     workdir.mkdir(parents=True, exist_ok=True)
     points = []
-    with HubProcess(workdir / "hub") as hub:
-        bucket = hub.create_bucket("partitions")
-        for fmt, p, local in [(f, p, loc) for f in formats for loc in (False, True) for p in partitions]:
-            cmd = [sys.executable, __file__, "--child", "--url", hub.url, "--token", hub.token, "--bucket", bucket,
-                   "--format", fmt, "--partitions", str(p), "--rows", str(rows)]
-            if local:
-                cmd += ["--local", str(workdir / "local")]
-            out = subprocess.run(cmd, env=hub.client_env(), capture_output=True, text=True, check=False)
+    run_no = 0
+    # interleave the repeats (round r of every point, then round r+1) so a noisy minute hits all points alike
+    for r in range(repeats):
+        for fmt, p, local in [(f, p, loc) for f in formats for p in partitions for loc in (True, False)]:
+            run_no += 1
+            scratch = workdir / f"run{run_no}"
+            with HubProcess(scratch / "hub") as hub:
+                bucket = hub.create_bucket("partitions")
+                cmd = [sys.executable, __file__, "--child", "--url", hub.url, "--token", hub.token, "--bucket", bucket,
+                       "--format", fmt, "--partitions", str(p), "--rows", str(rows)]
+                if local:
+                    cmd += ["--local", str(scratch / "local")]
+                env = hub.client_env()
+                env["HF_XET_CACHE"] = str(scratch / "xet-cache")
+                env["HF_HOME"] = str(scratch / "hf-home")
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise RuntimeError(f"point {fmt}/{p} failed:\n{out.stderr[-3000:]}")
             point = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{fmt:8} {point['target']:20} {p:5d} partitions: peak {point['peak_rss_mb']:7.1f} MB (baseline {point['baseline_rss_mb']} MB), "
-                  f"{point['files']} files, {point['bytes'] / 1e6:.0f} MB in {point['seconds']} s", flush=True)
+            point["repeat"] = r
+            print(f"[{r}] {fmt:8} {point['target']:20} {p:6d} partitions: peak {point['peak_rss_mb']:7.1f} MB (baseline "
+                  f"{point['baseline_rss_mb']} MB), {point['files']} files, {point['bytes'] / 1e6:.0f} MB in {point['seconds']} s", flush=True)
             points.append(point)
+            subprocess.run(["rm", "-rf", str(scratch)], check=False)
     import platform
 
     import polars as pl
 
     return {
         "rows": rows,
+        "repeats": repeats,
         "points": points,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "polars": pl.__version__},
     }
 
 
-def write_report(figures: dict[str, Any], doc: Path, plot: Path) -> None:
-    import matplotlib
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
+
+def summarize(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per (format, partitions): medians and spreads of both targets, and the bucket/local ratios."""
+    out = []
+    keys = sorted({(p["format"], p["partitions"]) for p in figures["points"]})
+    for fmt, parts in keys:
+        row: dict[str, Any] = {"format": fmt, "partitions": parts}
+        for target, tag in (("bucket", "bucket"), ("local (Polars only)", "local")):
+            pts = [p for p in figures["points"] if (p["format"], p["partitions"], p["target"]) == (fmt, parts, target)]
+            for field in ("peak_rss_mb", "seconds"):
+                values = [float(p[field]) for p in pts]
+                row[f"{tag}_{field}"] = _median(values)
+                row[f"{tag}_{field}_spread"] = (min(values), max(values))
+            row[f"{tag}_files"] = pts[0]["files"]
+            row[f"{tag}_mb"] = pts[0]["bytes"] / 1e6
+        # per-run ratios in the same round, then their median: the baseline moves with the machine's load
+        rounds = sorted({p["repeat"] for p in figures["points"]})
+        ratios, deltas = [], []
+        for r in rounds:
+            b = next(p for p in figures["points"] if (p["format"], p["partitions"], p["target"], p["repeat"]) == (fmt, parts, "bucket", r))
+            loc = next(p for p in figures["points"] if (p["format"], p["partitions"], p["target"], p["repeat"]) == (fmt, parts, "local (Polars only)", r))
+            ratios.append(b["seconds"] / loc["seconds"] if loc["seconds"] else float("nan"))
+            deltas.append(b["peak_rss_mb"] - loc["peak_rss_mb"])
+        row["time_ratio"], row["time_ratio_spread"] = _median(ratios), (min(ratios), max(ratios))
+        row["rss_delta"], row["rss_delta_spread"] = _median(deltas), (min(deltas), max(deltas))
+        out.append(row)
+    return out
+
+
+def write_report(figures: dict[str, Any], doc: Path, plot: Path) -> None:
+    summary = summarize(figures)
+    try:
+        import matplotlib
+    except ImportError:  # the plot is optional: the table is the result
+        matplotlib = None
+    if matplotlib is not None:
+        _plot(matplotlib, summary, figures, plot)
+    _write_doc(summary, figures, doc, plotted=matplotlib is not None)
+
+
+def _plot(matplotlib: Any, summary: list[dict[str, Any]], figures: dict[str, Any], plot: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for fmt in sorted({p["format"] for p in figures["points"]}):
-        for target, style in (("bucket", "-"), ("local (Polars only)", ":")):
-            pts = [p for p in figures["points"] if p["format"] == fmt and p["target"] == target]
-            ax.plot([p["partitions"] for p in pts], [p["peak_rss_mb"] for p in pts], marker="o", linestyle=style,
-                    label=f"{fmt} -> {target}")
-    base = min(p["baseline_rss_mb"] for p in figures["points"])
-    ax.axhline(base, color="grey", linestyle="--", linewidth=0.8, label="after imports")
+    for fmt in sorted({r["format"] for r in summary}):
+        rows_f = [r for r in summary if r["format"] == fmt]
+        for tag, label, style in (("bucket", "bucket", "-"), ("local", "local (Polars only)", ":")):
+            ax.plot([r["partitions"] for r in rows_f], [r[f"{tag}_peak_rss_mb"] for r in rows_f], marker="o", linestyle=style,
+                    label=f"{fmt} -> {label}")
     ax.set_xscale("log")
     ax.set_xlabel("partitions (files written)")
-    ax.set_ylabel("client peak RSS (MB)")
+    ax.set_ylabel("client peak RSS (MB), median")
     ax.set_ylim(bottom=0)
-    ax.set_title(f"PartitionBy(key=...) into a bucket, {figures['rows']:,} rows")
+    ax.set_title(f"PartitionBy(key=...), {figures['rows']:,} rows")
     ax.legend()
     fig.tight_layout()
     plot.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(plot, dpi=110)
 
-    local = {(p["format"], p["partitions"]): p["peak_rss_mb"] for p in figures["points"] if p["target"] != "bucket"}
 
-    def ours(p: dict[str, Any]) -> str:
-        other = local.get((p["format"], p["partitions"]))
-        return f"+{p['peak_rss_mb'] - other:.0f}" if p["target"] == "bucket" and other is not None else ""
+def _write_doc(summary: list[dict[str, Any]], figures: dict[str, Any], doc: Path, *, plotted: bool) -> None:
+    def spread(pair: tuple[float, float], fmt: str = "{:.0f}") -> str:
+        return f"{fmt.format(pair[0])}-{fmt.format(pair[1])}"
 
-    rows = "\n".join(
-        f"| {p['format']} | {p['target']} | {p['partitions']:,} | {p['files']:,} | {p['bytes'] / 1e6:.0f} | {p['baseline_rss_mb']:.0f} | "
-        f"**{p['peak_rss_mb']:.0f}** | {ours(p)} | {p['seconds']:.1f} |"
-        for p in figures["points"]
+    table = "\n".join(
+        f"| {r['format']} | {r['partitions']:,} | {r['bucket_files']:,} | {r['bucket_mb']:.0f} | "
+        f"{r['local_peak_rss_mb']:.0f} ({spread(r['local_peak_rss_mb_spread'])}) | **{r['bucket_peak_rss_mb']:.0f}** ({spread(r['bucket_peak_rss_mb_spread'])}) | "
+        f"**{r['rss_delta']:+.0f}** ({spread(r['rss_delta_spread'], '{:+.0f}')}) | "
+        f"{r['local_seconds']:.1f} ({spread(r['local_seconds_spread'], '{:.1f}')}) | {r['bucket_seconds']:.1f} ({spread(r['bucket_seconds_spread'], '{:.1f}')}) | "
+        f"**{r['time_ratio']:.2f}×** ({spread(r['time_ratio_spread'], '{:.2f}')}) |"
+        for r in summary
     )
     m = figures["machine"]
     doc.write_text(
-        f"""# Partitioned sinks: memory against the number of partitions
+        f"""# Partitioned sinks: memory and time against the number of partitions
 
-Generated by `python benchmarks/partitions.py` ({m['cpus']} CPUs, Python {m['python']}, Polars {m['polars']});
-the local Hub runs in its own process (`hf-bucket-sink serve`), every point in a fresh client process.
+Generated by `python benchmarks/partitions.py` ({m['cpus']} CPUs, Python {m['python']}, Polars {m['polars']}).
+**The machine was shared with other jobs while this ran** (about six other engineers' builds and
+tests on 2 cores), so absolute times are noisy; the ratios compare runs made in the same round.
+Each timed run had a fresh local Hub (`hf-bucket-sink serve`, own process), a fresh Xet cache
+(`HF_XET_CACHE`, `HF_HOME` in a new temp dir) and a fresh client process. Medians of
+{figures['repeats']} runs, spread (min-max) in brackets.
+
 Data: {figures['rows']:,} rows (`id`, `part`, `text`, `score`), sunk with
-`PartitionBy("hf://buckets/…/", key="part")` where `part = id * 7919 % P`, so each partition is
-spread over the whole input and Polars must keep every key's file going at once.
+`PartitionBy(…, key="part")` where `part = id * 7919 % P`: each partition is spread over the whole
+input. Baseline: the same query sunk by Polars alone into a local directory, in the same round.
 
-| format | target | partitions | files | MB written | RSS after imports (MB) | peak RSS (MB) | bucket − local (MB) | seconds |
-|---|---|---:|---:|---:|---:|---:|---:|---:|
-{rows}
+| format | partitions | files | MB written | local peak RSS (MB) | bucket peak RSS (MB) | bucket − local (MB) | local s | bucket s | bucket / local time |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+{table}
 
-![peak RSS against partitions](img/partitions.png)
+The bucket time includes the whole commit: every data file registered (≤ 1,000 per `/batch`),
+the manifest stored and registered (the commit point, [commit-protocol.md](commit-protocol.md)).
 
-## Reading the figures
+{"![peak RSS against partitions](img/partitions.png)" if plotted else ""}
 
-- The "local (Polars only)" rows are the same query sunk by Polars into a local directory: Polars'
-  own share. The difference, the memory the bucket path adds, stays between roughly 80 and 250 MB
-  from 1 to 1,000 partitions - it does not grow with the number of files (one 32 MiB writer per
-  file, as a naive design would keep, would be 32 GB at 1,000 partitions).
+## What is kept per file
 
-- What we hold per open partition file is a buffer grown on demand up to 1 MiB
-  (`UploadTuning.partition_block_bytes`) plus, for Parquet, a 64 KiB tail to read the footer's row
-  count; no thread. The single-file writer's `(queue_blocks + 2) × block_bytes` = 32 MiB would be
-  32 GB at 1,000 partitions.
-- hf_xet keeps the data of every *open* upload stream until the stream is finished (measured: 1,000
-  open streams × 256 KB written = +272 MB; finishing each file as soon as it is complete keeps
-  1,000 files × 400 KB at +157 MB, the same as one file). So each partition's stream is finished
-  as soon as Polars drops the file object (Polars never calls `close()`; it flushes and drops it
-  when the file is complete), at the next file open or at commit.
-- Polars' own share grows with P for key partitioning: it keeps per-key state and, for Parquet,
-  buffers up to a row group per key before it opens the file.
+- Per open partition file: a buffer grown on demand up to 1 MiB (`UploadTuning.partition_block_bytes`)
+  plus, for Parquet, a 64 KiB tail to read the footer's row count; no thread.
+- Per finished file, until the commit: its record (path, size, Xet hash, rows). The tail is
+  dropped as soon as Polars releases the file and its row count is parsed (`RowCounter.settle`);
+  the previous release kept every tail until the commit (10,000 × 64 KiB = 655 MB).
+- hf_xet keeps the data of every *open* upload stream until it is finished, so each partition's
+  stream is finished as soon as Polars drops the file object (Polars never calls `close()`).
 
 ## Limits
 
-- CSV/NDJSON with key partitioning: Polars writes a key's file as its rows arrive and completes
-  them all at the end of the query (measured: 100 keys over 3 M rows -> 100 files open at once;
-  1,000 keys -> 7, because Polars then buffers the small partitions itself). While open, each
-  holds up to 1 MiB of ours plus hf_xet's unfinished per-stream data (up to a few MB each), so
-  many keys with large partitions cost memory in proportion to the keys *open at once*. Parquet/IPC
-  files are opened only when a row group is ready (at most 8 open at once, measured) and finished
-  right after, so they do not have this limit. Adding `max_rows_per_file` bounds each file.
-- More than 1,000 files are registered in several `/batch` calls; see
-  [partitioned-outputs.md](partitioned-outputs.md) for the `_manifest.json` contract.
+- CSV/NDJSON with key partitioning: Polars keeps a key's file open while its rows arrive and
+  completes them all at the end of the query, so memory grows with the keys *open at once*
+  (not measured in this run; `max_rows_per_file` bounds each file).
 """
     )
 
@@ -201,6 +255,7 @@ def main() -> None:
     parser.add_argument("--format", default="parquet")
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
+    parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--local", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks-partitions.json")
@@ -213,7 +268,7 @@ def main() -> None:
         print(json.dumps(_child(args.url, args.token, args.bucket, args.format, args.partitions, args.rows, args.local)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        figures = run(args.workdir or Path(tmp), rows=args.rows)
+        figures = run(args.workdir or Path(tmp), rows=args.rows, repeats=args.repeats)
     args.json.write_text(json.dumps(figures, indent=1))
     write_report(figures, ROOT / "docs" / "benchmarks-partitions.md", ROOT / "docs" / "img" / "partitions.png")
     print(f"wrote {ROOT / 'docs' / 'benchmarks-partitions.md'}")

@@ -141,7 +141,8 @@ def test_ndjson_glob_to_partitioned_parquet(hub: LocalHub, api: HfApi, env: dict
     expected = expected_flights(data)
     origins = sorted(expected["origin"].unique())
     assert [f["uri"] for f in out["files"]] == [f"{dest}origin={o}/00000000.parquet" for o in origins]
-    assert out["rows"] == ROWS and out["manifest"] is None
+    # every directory output has a commit point, beside the directory (docs/commit-protocol.md)
+    assert out["rows"] == ROWS and out["manifest"]["uri"] == f"{PREFIX}/_by-origin.manifest.json"
     assert {p for p in bucket_files(api, hub) if p.startswith("by-origin/")} == {
         f"by-origin/origin={o}/00000000.parquet" for o in origins
     }
@@ -206,6 +207,10 @@ def test_folder_dest_names_the_file_and_compression_from_the_suffix(hub: LocalHu
 # -- ls / du -------------------------------------------------------------------------------------------
 
 
+#: the commit point of the partitioned ``ls/parts/`` output, beside the folder
+MANIFEST = "_parts.manifest.json"
+
+
 @pytest.fixture(scope="module")
 def listed(env: dict[str, str], data: Path) -> dict[str, Any]:
     """A folder with two identical Parquet files and a partitioned sub-folder."""
@@ -221,20 +226,22 @@ def listed(env: dict[str, str], data: Path) -> dict[str, Any]:
 def test_ls_lists_names_sizes_and_recursive_json(env: dict[str, str], listed: dict[str, Any]) -> None:
     plain = cli("ls", f"{PREFIX}/ls", env=env)
     assert plain.returncode == 0, plain.stderr
-    assert plain.stdout.splitlines() == ["a.parquet", "b.parquet", "parts/"]
+    # the partitioned output's commit point lives beside its folder (docs/commit-protocol.md)
+    assert plain.stdout.splitlines() == [MANIFEST, "a.parquet", "b.parquet", "parts/"]
 
     long = cli("ls", "-l", f"{PREFIX}/ls/", env=env)
     assert long.returncode == 0, long.stderr
     size = listed["a.parquet"]["size"]
-    first = long.stdout.splitlines()[0].split()
+    msize = listed["parts"]["manifest"]["size"]
+    first = long.stdout.splitlines()[1].split()
     assert first[0] == f"{size:,}" and first[-1] == "a.parquet"
-    assert long.stdout.splitlines()[-1].startswith(f"total: 2 files, {2 * size:,} bytes")
+    assert long.stdout.splitlines()[-1].startswith(f"total: 3 files, {2 * size + msize:,} bytes")
 
     rec = cli("ls", "-R", "--json", f"{PREFIX}/ls", env=env)
     entries = ok_json(rec)
     parts = [f["uri"] for f in listed["parts"]["files"]]
     assert len(parts) == 3
-    assert [e["uri"] for e in entries] == [f"{PREFIX}/ls/a.parquet", f"{PREFIX}/ls/b.parquet", *parts]
+    assert [e["uri"] for e in entries] == [f"{PREFIX}/ls/{MANIFEST}", f"{PREFIX}/ls/a.parquet", f"{PREFIX}/ls/b.parquet", *parts]
     assert {e["type"] for e in entries} == {"file"} and all(e["size"] > 0 and e["xet_hash"] for e in entries)
 
     one = cli("ls", f"{PREFIX}/ls/a.parquet", env=env)
@@ -245,8 +252,10 @@ def test_du_sizes_counts_and_dedup(hub: LocalHub, env: dict[str, str], listed: d
     out = ok_json(cli("du", "--json", f"{PREFIX}/ls", env=env))
     sizes = {name: listed[name]["size"] for name in ("a.parquet", "b.parquet")}
     parts_size = listed["parts"]["size"]
-    assert out["files"] == 5 and out["size"] == sum(sizes.values()) + parts_size
+    msize = listed["parts"]["manifest"]["size"]
+    assert out["files"] == 6 and out["size"] == sum(sizes.values()) + parts_size + msize
     assert out["children"] == [
+        {"path": MANIFEST, "files": 1, "size": msize},
         {"path": "a.parquet", "files": 1, "size": sizes["a.parquet"]},
         {"path": "b.parquet", "files": 1, "size": sizes["b.parquet"]},
         {"path": "parts/", "files": 3, "size": parts_size},
@@ -261,9 +270,9 @@ def test_du_sizes_counts_and_dedup(hub: LocalHub, env: dict[str, str], listed: d
     text = cli("du", f"{PREFIX}/ls", env=env)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
-    assert lines[0].split()[-1] == "a.parquet" and lines[2].split()[-1] == "parts/"
-    assert lines[3].endswith(f"{PREFIX}/ls/  (total)") and " 5 files" in lines[3]
-    assert lines[4].startswith("identical files: 1 ") and lines[5].startswith("chunk dedup, whole Hub: ")
+    assert lines[1].split()[-1] == "a.parquet" and lines[3].split()[-1] == "parts/"
+    assert lines[4].endswith(f"{PREFIX}/ls/  (total)") and " 6 files" in lines[4]
+    assert lines[5].startswith("identical files: 1 ") and lines[6].startswith("chunk dedup, whole Hub: ")
 
     summary = cli("du", "-s", f"{PREFIX}/ls", env=env)
     assert summary.stdout.splitlines()[0].endswith("(total)")

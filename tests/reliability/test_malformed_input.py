@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 import hf_bucket_sink
 from hf_bucket_sink import BucketSinkError, CommitError, HubResponseError
 from hf_bucket_sink.core.credentials import resolve_credentials
-from hf_bucket_sink.core.hub import FileRegistration, HubClient
+from hf_bucket_sink.core.commit import StoredFile, commit_output
+from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.result import FileResult
 from hf_bucket_sink.localhub import LocalHub
 
 # -- property: any path / storage_options -> success or a typed error, quickly --------------------------
@@ -131,7 +133,9 @@ def test_malformed_replies_become_clear_errors(scripted: ThreadingHTTPServer, re
         "xet_token": lambda: hub.xet_token("ns/b", write=True),
         "paths_info": lambda: hub.paths_info("ns/b", ["a"]),
         "list_tree": lambda: list(hub.list_tree("ns/b")),
-        "register_files": lambda: hub.register_files("ns/b", [FileRegistration("a", "0" * 64, 0)]),
+        "commit_output": lambda: commit_output(
+            hub, "ns/b", [StoredFile("a", "text/plain", FileResult("hf://buckets/ns/b/a", 1, "0" * 64, 0))]
+        ),
     }
     for name, call in calls.items():
         started = time.monotonic()
