@@ -104,30 +104,30 @@ def test_failing_task_registers_nothing(spark: Any, spark_hub: Any) -> None:
     assert _read_ids(spark, spark_hub, uri) == list(range(100))
 
 
-def _fail_first_attempt(batches: Any) -> Any:
-    from pyspark import TaskContext
+def _fail_first_attempt(marks: str) -> Any:
+    def run(batches: Any) -> Any:
+        import os
 
-    ctx = TaskContext.get()
-    for batch in batches:
-        yield batch
-    if ctx.attemptNumber() == 0:
-        raise RuntimeError("first attempt fails after writing its rows")
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        yield from batches
+        # a marker per attempt (local mode: one file system), to prove the first attempts ran and failed
+        open(os.path.join(marks, f"p{ctx.partitionId()}-a{ctx.attemptNumber()}"), "w").close()
+        if ctx.attemptNumber() == 0:
+            raise RuntimeError("first attempt fails after writing its rows")
+
+    return run
 
 
-def test_retried_attempts_leave_one_file_per_partition(spark: Any, spark_hub: Any) -> None:
+def test_retried_attempts_leave_one_file_per_partition(spark: Any, spark_hub: Any, tmp_path: Any) -> None:
     bucket = _bucket(spark_hub, "retry")
     uri = f"hf://buckets/{bucket}/out/"
-    acc = spark.sparkContext.accumulator(0)
-
-    def count_attempts(batches: Any) -> Any:
-        acc.add(1)
-        yield from _fail_first_attempt(batches)
-
-    df = _df(spark, n=200).mapInArrow(count_attempts, "id long, k long, s string")
+    df = _df(spark, n=200).mapInArrow(_fail_first_attempt(str(tmp_path)), "id long, k long, s string")
     df.write.format("hfbucket").mode("overwrite").option("endpoint", spark_hub.url).save(uri)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p0-a0", "p0-a1", "p1-a0", "p1-a1"]  # retries happened
     files = _files(spark_hub, bucket)
-    assert len(files) == 2  # 2 partitions, 4 attempts (accumulators count failed attempts too... or not)
-    assert sorted(p.split("part-")[1][:5] for p in files) == ["00000", "00001"]
+    assert sorted(p.split("part-")[1][:5] for p in files) == ["00000", "00001"]  # one file per partition
     assert _read_ids(spark, spark_hub, uri) == list(range(200))
 
 
