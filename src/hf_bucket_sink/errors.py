@@ -76,7 +76,36 @@ class UploadError(BucketSinkError, OSError):
 
 
 class CommitError(BucketSinkError, OSError):
-    """The bytes were stored but registering the file in the bucket (``/batch``) failed."""
+    """The bytes were stored but making them visible in the bucket (``/batch``) failed part-way.
+
+    ``visible``: paths this commit made visible (confirmed on the Hub); ``not_visible``: paths it
+    did not; ``previous_intact``: whether the output as it was before (its commit point and files)
+    is still what readers see. Rerunning the same write finishes the job: the bytes are already in
+    Xet, so only the registration is redone::
+
+        except CommitError as exc:
+            print(exc.visible, exc.not_visible, exc.previous_intact)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        visible: tuple[str, ...] = (),
+        not_visible: tuple[str, ...] = (),
+        previous_intact: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.visible = tuple(visible)
+        self.not_visible = tuple(not_visible)
+        self.previous_intact = previous_intact
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable with its attributes (Ray ships errors)
+        return (_rebuild_commit_error, (str(self), self.visible, self.not_visible, self.previous_intact))
+
+
+def _rebuild_commit_error(message: str, visible: tuple[str, ...], not_visible: tuple[str, ...], intact: bool) -> CommitError:
+    return CommitError(message, visible=visible, not_visible=not_visible, previous_intact=intact)
 
 
 class QueryError(BucketSinkError, RuntimeError):

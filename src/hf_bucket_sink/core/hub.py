@@ -7,7 +7,7 @@ exceptions, with messages that say what to do::
     hub = HubClient(resolve_credentials({"token": "hf_..."}))
     access = hub.xet_token("me/my-bucket", write=True)   # preflight: raises before any work
     ...upload with hf_xet...
-    hub.register_files("me/my-bucket", [FileRegistration("data.parquet", xet_hash, mtime_ms)])
+    hub.batch("me/my-bucket", [FileRegistration("data.parquet", xet_hash, mtime_ms)])  # see core/commit.py
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from hf_bucket_sink.errors import (
     HubResponseError,
 )
 
-__all__ = ["HubClient", "XetAccess", "FileRegistration", "BATCH_LIMIT", "content_type_for"]
+__all__ = ["HubClient", "XetAccess", "FileRegistration", "BatchOutcome", "BATCH_LIMIT", "content_type_for"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -292,47 +292,58 @@ class HubClient:
             )
         return data
 
-    def register_files(self, bucket_id: str, files: Iterable[FileRegistration]) -> None:
-        """Make uploaded files visible with ``/batch`` calls of at most :data:`BATCH_LIMIT` lines, in order."""
-        items = list(files)
-        for start in range(0, len(items), BATCH_LIMIT):
-            chunk = items[start : start + BATCH_LIMIT]
-            body = b"".join(json.dumps(f.to_json()).encode() + b"\n" for f in chunk)
-            action = f"registering {len(chunk)} file(s)"
-            try:
-                response = http_backoff(
-                    "POST",
-                    f"{self.creds.endpoint}/api/buckets/{bucket_id}/batch",
-                    headers={**self.headers(), "Content-Type": "application/x-ndjson"},
-                    content=body,
-                    timeout=_timeout(),
-                )
-            except httpx2.HTTPError as exc:
-                raise CommitError(
-                    f"The data is stored but the Hub at {self.creds.endpoint} could not be reached to register "
-                    f"{len(chunk)} file(s) in {bucket_id!r}: {exc}. Nothing was made visible; run the sink again "
-                    "(the bytes are deduplicated, so only the registration is redone)."
-                ) from exc
-            if response.status_code >= 400 and response.status_code != 422:
-                self._raise(response, action=action, bucket_id=bucket_id)
-            # the report comes with 200 (some may have failed) and 422 (all failed)
-            report = self._json(response, action=action) if response.content else {}
-            if not isinstance(report, dict) or (report and not {"success", "processed", "failed"} & report.keys()):
-                # 200 with a body we cannot read: we cannot tell which files were registered
-                raise CommitError(
-                    f"The Hub at {self.creds.endpoint} answered the registration of {len(chunk)} file(s) in "
-                    f"{bucket_id!r} with {type(report).__name__} instead of a report ({response.text[:120]!r}); some "
-                    "files may not be visible. Run the sink again (the bytes are deduplicated) and check the bucket."
-                )
-            failed = report.get("failed") if isinstance(report, dict) else None
-            if failed or response.status_code == 422:
-                failed = failed if isinstance(failed, list) else []
-                lines = "; ".join(f"{f.get('path')}: {f.get('error')}" for f in failed[:10] if isinstance(f, dict))
-                raise CommitError(
-                    f"The Hub refused to register {len(failed) or len(chunk)} of {len(chunk)} file(s) in "
-                    f"{bucket_id!r}: {lines or 'no reason given'}. Check the paths; the stored data is kept, "
-                    "so a re-run uploads no new bytes."
-                )
+    def batch(self, bucket_id: str, lines: Sequence[Any]) -> BatchOutcome:
+        """Send one ``/batch`` request (at most :data:`BATCH_LIMIT` lines, each with ``.to_json()`` and ``.path``).
+
+        Returns the per-line outcome: ``failed`` (path -> the Hub's reason) for lines the Hub reported
+        as failed, and ``lost`` set when the answer was lost (connection error, timeout, 5xx after
+        the retries, an unreadable 200): the Hub may have applied any subset of the lines, so the
+        caller must confirm with :meth:`paths_info` (:mod:`hf_bucket_sink.core.commit` does).
+        Raises the typed error for answers that mean nothing was applied (401, 403, 404, other 4xx).
+        """
+        if len(lines) > BATCH_LIMIT:
+            raise ValueError(f"at most {BATCH_LIMIT} lines per /batch request, not {len(lines)}")
+        body = b"".join(json.dumps(line.to_json()).encode() + b"\n" for line in lines)
+        action = f"registering {len(lines)} file operation(s)"
+        try:
+            response = http_backoff(
+                "POST",
+                f"{self.creds.endpoint}/api/buckets/{bucket_id}/batch",
+                headers={**self.headers(), "Content-Type": "application/x-ndjson"},
+                content=body,
+                timeout=_timeout(),
+            )
+        except httpx2.HTTPError as exc:
+            return BatchOutcome({}, f"the Hub at {self.creds.endpoint} could not be reached or did not answer ({exc})")
+        status = response.status_code
+        if status >= 500:
+            return BatchOutcome({}, f"the Hub at {self.creds.endpoint} answered HTTP {status} (it may have applied part of the request)")
+        if status >= 400 and status != 422:
+            self._raise(response, action=action, bucket_id=bucket_id)
+        # the report comes with 200 (some lines may have failed) and 422 (all failed)
+        try:
+            report = response.json() if response.content else {}
+        except ValueError:
+            report = None
+        if not isinstance(report, dict) or (report and not {"success", "processed", "failed"} & report.keys()):
+            return BatchOutcome({}, f"the Hub at {self.creds.endpoint} answered HTTP {status} without a readable report ({response.text[:120]!r})")
+        failed_items = report.get("failed")
+        failed: dict[str, str] = {}
+        if isinstance(failed_items, list):
+            for item in failed_items:
+                if isinstance(item, dict):
+                    failed[str(item.get("path"))] = str(item.get("error") or "no reason given")
+        if status == 422 and not failed:
+            failed = {line.path: "refused (HTTP 422, no reason given)" for line in lines}
+        return BatchOutcome(failed, None)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one ``/batch`` request reported: ``failed`` lines (path -> reason), or ``lost`` (why the answer is unknown)."""
+
+    failed: dict[str, str]
+    lost: str | None = None
 
 
 def now_ms() -> int:

@@ -31,11 +31,11 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from hf_bucket_sink.core.commit import StoredFile, register
+from hf_bucket_sink.core.commit import UNREAD, CommitReport, ManifestStorer, StoredFile, commit_output
 from hf_bucket_sink.core.hub import HubClient, XetAccess
 from hf_bucket_sink.core.paths import BucketPath
 from hf_bucket_sink.core.result import FileResult, SinkResult
@@ -45,13 +45,9 @@ from hf_bucket_sink.core.writers import BucketWriter, PartitionHandle, Partition
 from hf_bucket_sink.core.xet import StallWatchdog, forget_session, xet_session
 from hf_bucket_sink.errors import BucketSinkError, UploadError
 
-__all__ = ["UploadSession", "ManifestBuilder", "StoredFile"]
+__all__ = ["UploadSession", "StoredFile", "manifest_storer", "result_of"]
 
 logger = logging.getLogger("hf_bucket_sink")
-
-
-#: builds the manifest from the finished files: its path and bytes, or None for no manifest
-ManifestBuilder = Callable[[Sequence[FileResult]], "tuple[BucketPath, bytes] | None"]
 
 
 class UploadSession:
@@ -68,6 +64,7 @@ class UploadSession:
     ) -> None:
         self.hub = hub
         self.bucket_id = bucket_id
+        self.access = access
         self.tuning = tuning or UploadTuning()
         self._started = time.perf_counter()
         self._writers: list[BucketWriter | PartitionWriter] = []
@@ -180,52 +177,46 @@ class UploadSession:
         return self._commit.start_upload_stream(name=target.path, sha256=hf_xet.SKIP_SHA256)
 
     def commit(
-        self, *, uri: str | None = None, manifest: ManifestBuilder | None = None, delete_first: Sequence[str] = ()
+        self,
+        *,
+        uri: str | None = None,
+        directory: str | None = None,
+        mode: str = "overwrite",
+        manifest: bool = True,
+        manifest_fields: Mapping[str, Any] | None = None,
+        previous: Any = UNREAD,
     ) -> SinkResult:
-        """Finish every file, wait until Xet has stored all bytes, then register them (:mod:`~hf_bucket_sink.core.commit`).
+        """Finish every file, wait until Xet has stored all bytes, then commit them (:func:`~hf_bucket_sink.core.commit.commit_output`).
 
-        ``manifest`` builds the output's manifest from the finished files (stored in the same Xet
-        commit, registered last); ``delete_first`` paths are removed with the registration.
+        ``directory`` makes it a directory output with a commit point (the manifest, unless
+        ``manifest=False``); ``previous`` is the manifest read when the write started.
         """
-        stored, manifest_file, uploaded = self._store(manifest)
-        register(self.hub, self.bucket_id, stored, manifest=manifest_file, delete_first=delete_first)
-        files = tuple(f.result for f in stored)
-        if uri is None:
-            uri = files[0].uri if len(files) == 1 else f"hf://buckets/{self.bucket_id}"
-        return SinkResult(
-            uri=uri, files=files, seconds=time.perf_counter() - self._started, uploaded_bytes=uploaded,
-            manifest=manifest_file.result if manifest_file is not None else None,
+        stored, uploaded = self.store()
+        report = commit_output(
+            self.hub, self.bucket_id, stored, directory=directory, mode=mode,  # type: ignore[arg-type]
+            manifest_fields=manifest_fields,
+            store_manifest=manifest_storer(self.hub, self.bucket_id, self.access, self.tuning) if manifest and directory is not None else None,
+            previous=previous,
         )
+        if report.manifest_file is not None:
+            uploaded += report.manifest_file.result.new_bytes
+        return result_of(report, stored, uploaded, self._started, uri=uri)
 
     def store(self) -> tuple[list[StoredFile], int]:
         """Finish every file and wait until Xet has stored all bytes and the shard; register nothing.
 
         Returns the files (path order) and the bytes sent to Xet. The session is closed afterwards;
-        the caller registers the files through :mod:`hf_bucket_sink.core.commit` when it chooses::
+        the caller commits the files through :func:`hf_bucket_sink.core.commit.commit_output`::
 
             stored, sent = session.store()
-            commit.register(hub, bucket_id, stored)
+            commit_output(hub, bucket_id, stored, directory="out/", store_manifest=manifest_storer(hub, bucket_id, access))
         """
-        stored, _, sent = self._store(None)
-        return stored, sent
-
-    def _store(self, manifest: ManifestBuilder | None) -> tuple[list[StoredFile], StoredFile | None, int]:
         with self._watched():
             if self._closed:
                 raise UploadError("This upload session is already closed.")
             self.finish_released()
             writers = sorted(self._writers, key=lambda w: w.target.path)
             stored = [self._stored(w.target, w.content_type, w.finish(), self._rows.get(w.target.path, w.rows.rows())) for w in writers]
-            manifest_file = None
-            built = manifest(tuple(f.result for f in stored)) if manifest is not None else None
-            if built is not None:
-                path, body = built
-                stream = self._start_stream(path)
-                try:
-                    stream.write(body)
-                    manifest_file = self._stored(path, "application/json", stream.finish(), None)
-                except Exception as exc:
-                    raise UploadError(f"Storing the manifest {path} failed: {exc}. Nothing was registered; run it again.") from exc
             try:
                 report = self._commit.wait_to_finish()
             except Exception as exc:
@@ -235,7 +226,16 @@ class UploadSession:
             self._closed = True
             self._watchdog.stop()  # all stored: registration is bounded by the Hub client's own timeouts
         sent = int(report.dedup_metrics.total_bytes_uploaded) if report is not None else 0
-        return stored, manifest_file, sent
+        return stored, sent
+
+    def _store_bytes(self, target: BucketPath, body: bytes, content_type: str) -> StoredFile:
+        with self._watched():
+            stream = self._start_stream(target)
+            stream.write(body)
+            stored = self._stored(target, content_type, stream.finish(), None)
+            self._commit.wait_to_finish()
+            self._closed = True
+        return stored
 
     @staticmethod
     def _stored(target: BucketPath, content_type: str, meta: Any, rows: int | None) -> StoredFile:
@@ -273,3 +273,35 @@ class UploadSession:
                     forget_session(self.tuning.compression_policy)
         elif not self._closed:
             self.abort()  # left the block without commit(): publish nothing
+
+
+def manifest_storer(hub: HubClient, bucket_id: str, access: XetAccess, tuning: UploadTuning | None = None) -> ManifestStorer:
+    """A ``store_manifest`` for :func:`~hf_bucket_sink.core.commit.commit_output`: stores the bytes in its own Xet commit."""
+
+    def store(path: str, body: bytes) -> StoredFile:
+        namespace, _, name = bucket_id.partition("/")
+        target = BucketPath(namespace, name, path)
+        try:
+            with UploadSession(hub, bucket_id, access, tuning=tuning) as session:
+                return session._store_bytes(target, body, "application/json")
+        except BucketSinkError:
+            raise
+        except Exception as exc:
+            raise UploadError(
+                f"Storing the manifest {target} failed: {exc}. Its data files may already be registered (see the "
+                "commit log); the commit point was not written, so readers following it see the previous version. "
+                "Run the write again."
+            ) from exc
+
+    return store
+
+
+def result_of(report: CommitReport, stored: Sequence[StoredFile], uploaded: int, started: float, *, uri: str | None = None) -> SinkResult:
+    """The :class:`SinkResult` of a commit (``started``: ``time.perf_counter()`` at the start)."""
+    files = tuple(f.result for f in stored)
+    if uri is None:
+        uri = files[0].uri if len(files) == 1 else f"hf://buckets/{report.bucket_id}"
+    return SinkResult(
+        uri=uri, files=files, seconds=time.perf_counter() - started, uploaded_bytes=uploaded,
+        manifest=report.manifest_file.result if report.manifest_file is not None else None,
+    )

@@ -39,7 +39,8 @@ from hf_bucket_sink.errors import (
     QueryError,
     UnsupportedTargetError,
 )
-from hf_bucket_sink.core.hub import BATCH_LIMIT, HubClient
+from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.manifest import LEGACY_MANIFEST_NAME, MANIFEST_VERSION, Manifest, read_manifest
 from hf_bucket_sink.core.paths import BucketPath, is_bucket_uri
 from hf_bucket_sink.core.progress import progress_reporter
 from hf_bucket_sink.core.result import FileResult, SinkResult
@@ -49,15 +50,14 @@ from hf_bucket_sink.core.writers import UploadTuning
 __all__ = [
     "sink_parquet", "sink_csv", "sink_ndjson", "sink_ipc",
     "write_parquet", "write_csv", "write_ndjson", "write_ipc",
-    "MANIFEST_NAME", "MANIFEST_VERSION", "FORMATS", "manifest_builder", "partition_file_path",
+    "MANIFEST_NAME", "MANIFEST_VERSION", "FORMATS", "manifest_fields", "partition_file_path",
 ]
 
 logger = logging.getLogger("hf_bucket_sink")
 
 IfExists = Literal["overwrite", "error"]
-#: name of the manifest written at the root of a partitioned output (see docs/partitioned-outputs.md)
-MANIFEST_NAME = "_manifest.json"
-MANIFEST_VERSION = 1
+#: the previous release's manifest name inside a directory; the commit point now lives beside it (core/manifest.py)
+MANIFEST_NAME = LEGACY_MANIFEST_NAME
 
 # Polars options that make no sense for a bucket target (we own the destination and run eagerly).
 _RESERVED = {"path", "file", "self", "storage_options", "credential_provider", "mkdir", "lazy", "sync_on_close", "sinked_paths_callback"}
@@ -209,42 +209,24 @@ def _relative_from_user(provider: Callable[[Any], Any], args: Any, base: BucketP
     return produced
 
 
-def manifest_builder(
-    fmt: _Format, base: BucketPath, schema: pl.Schema, spec: Any, mode: bool | None
-) -> Callable[[Sequence[FileResult]], tuple[BucketPath, bytes] | None]:
-    def build(files: Sequence[FileResult]) -> tuple[BucketPath, bytes] | None:
-        if mode is False or (mode is None and len(files) <= BATCH_LIMIT):
-            return None  # one /batch call registers everything at once: nothing to tell apart
-        prefix = str(base) if base.path else str(base) + "/"
-        rows = [f.rows for f in files]
-        try:
-            from polars._utils.wrap import wrap_expr
+def manifest_fields(fmt: _Format, schema: pl.Schema, spec: Any) -> dict[str, Any]:
+    """What a partitioned Polars output records in its manifest besides the files (core/manifest.py)."""
+    try:
+        from polars._utils.wrap import wrap_expr
 
-            keys = [str(wrap_expr(e)) for e in spec.key] if spec.key else None
-        except Exception:  # noqa: BLE001 - private Polars API: describing the keys is best effort
-            keys = None
-        body = {
-            "version": MANIFEST_VERSION,
-            "format": fmt.name,
-            "uri": prefix,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "file_count": len(files),
-            "total_bytes": sum(f.size for f in files),
-            "total_rows": None if any(r is None for r in rows) else sum(r for r in rows if r is not None),
-            "schema": [{"name": name, "type": str(dtype)} for name, dtype in schema.items()],
-            "partitioning": {
-                "key": keys,
-                "include_key": spec.include_key,
-                "max_rows_per_file": spec.max_rows_per_file,
-                "approximate_bytes_per_file": None if spec.approximate_bytes_per_file >= (1 << 64) - 1 else spec.approximate_bytes_per_file,
-            },
-            "files": [
-                {"path": f.uri[len(prefix) :], "size": f.size, "xetHash": f.xet_hash, "rows": f.rows} for f in files
-            ],
-        }
-        return base.join(MANIFEST_NAME), json.dumps(body, indent=1).encode()
-
-    return build
+        keys = [str(wrap_expr(e)) for e in spec.key] if spec.key else None
+    except Exception:  # noqa: BLE001 - private Polars API: describing the keys is best effort
+        keys = None
+    return {
+        "format": fmt.name,
+        "schema": [{"name": name, "type": str(dtype)} for name, dtype in schema.items()],
+        "partitioning": {
+            "key": keys,
+            "include_key": spec.include_key,
+            "max_rows_per_file": spec.max_rows_per_file,
+            "approximate_bytes_per_file": None if spec.approximate_bytes_per_file >= (1 << 64) - 1 else spec.approximate_bytes_per_file,
+        },
+    }
 
 
 # -- content-defined chunking ----------------------------------------------------------------------
@@ -294,27 +276,25 @@ def _tuning_for(fmt: _Format, options: Mapping[str, Any], chunking: Any) -> Uplo
 
 
 
-def _check_if_exists(hub: HubClient, target: BucketPath | _Partitioned, if_exists: str) -> list[str]:
-    """Apply ``if_exists`` before the query runs; returns paths to delete with the registration."""
+def _check_if_exists(hub: HubClient, target: BucketPath | _Partitioned, if_exists: str) -> Manifest | None:
+    """Apply ``if_exists`` before the query runs; returns a directory output's committed manifest (the write's starting point)."""
     if isinstance(target, BucketPath):
         if if_exists == "error" and hub.paths_info(target.bucket_id, [target.path]):
             raise BucketFileExistsError(
                 f"{target} already exists and if_exists='error' was given; nothing was run. Delete it, choose "
                 "another path, or pass if_exists='overwrite'."
             )
-        return []
+        return None
     base = target.base
     if if_exists == "error":
         for entry in hub.list_tree(base.bucket_id, base.path, recursive=True):
-            if entry.get("type") != "directory":
+            if entry.get("type") != "directory" and str(entry.get("path", "")).startswith(base.path):
                 raise BucketFileExistsError(
                     f"{base} already holds files (e.g. {entry.get('path')!r}) and if_exists='error' was given; nothing "
                     "was run. Delete them, choose another directory, or pass if_exists='overwrite'."
                 )
-        return []
-    # overwrite: a manifest left by an earlier run would describe other files; it goes in the first batch
-    stale = base.path + MANIFEST_NAME
-    return [stale] if hub.paths_info(base.bucket_id, [stale]) else []
+    # the committed output this write replaces: compared again right before the commit point
+    return read_manifest(hub, base.bucket_id, base.path)
 
 
 def _sink(
@@ -336,11 +316,11 @@ def _sink(
     if if_exists not in ("overwrite", "error"):
         raise InvalidOptionError(f"{what}: if_exists must be 'overwrite' (the default, as in Polars) or 'error', not {if_exists!r}.")
     if manifest not in (None, True, False):
-        raise InvalidOptionError(f"{what}: manifest must be None (only when needed), True or False, not {manifest!r}.")
+        raise InvalidOptionError(f"{what}: manifest must be None or True (a commit point, the default) or False (none), not {manifest!r}.")
     bucket_id = parsed.bucket_id if isinstance(parsed, BucketPath) else parsed.base.bucket_id
     hub = HubClient(resolve_credentials(storage_options))
     access = hub.xet_token(bucket_id, write=True)  # preflight: fails before the query runs
-    delete_first = _check_if_exists(hub, parsed, if_exists)
+    previous = _check_if_exists(hub, parsed, if_exists)
     shown = str(parsed) if isinstance(parsed, BucketPath) else str(parsed.base)
     logger.info("streaming %s into %s via %s", fmt.name, shown, access.cas_url)
     schema = lf.collect_schema()
@@ -388,8 +368,10 @@ def _sink(
             ) from exc
         if isinstance(parsed, BucketPath):
             return session.commit()
-        builder = manifest_builder(fmt, parsed.base, schema, parsed.spec, manifest)
-        return session.commit(uri=str(parsed.base) + ("" if parsed.base.path else "/"), manifest=builder, delete_first=delete_first)
+        return session.commit(
+            uri=str(parsed.base) + ("" if parsed.base.path else "/"), directory=parsed.base.path, mode="overwrite",
+            manifest=manifest is not False, manifest_fields=manifest_fields(fmt, schema, parsed.spec), previous=previous,
+        )
 
 
 def _pop_cdc(fmt: _Format, options: dict[str, Any]) -> Any:
