@@ -56,10 +56,12 @@ from pyspark.sql.datasource import (
 )
 from pyspark.sql.types import StructType
 
-from hf_bucket_sink.core.commit import CommitReport, StoredFile, register as register_files
+from hf_bucket_sink.core import commit as commit_module
+from hf_bucket_sink.core.commit import CommitReport, StoredFile
 from hf_bucket_sink.core.credentials import HubCredentials, resolve_credentials
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.paths import BucketPath
+from hf_bucket_sink.core.upload import manifest_storer
 from hf_bucket_sink.errors import AuthenticationError, BucketFileExistsError, InvalidOptionError
 from hf_bucket_sink.polars.cdc import TellingFile, arrow_row_groups, cdc_options, portable_schema
 
@@ -213,20 +215,23 @@ def _process_credentials(endpoint: str, what: str) -> HubCredentials:
 # -- the commit point ---------------------------------------------------------------------------------
 
 
-def commit_output(hub: HubClient, base: BucketPath, files: Sequence[StoredFile], *, if_exists: str) -> CommitReport:
+def commit_output(
+    hub: HubClient, base: BucketPath, files: Sequence[StoredFile], *, if_exists: str, fmt: str = "parquet"
+) -> CommitReport:
     """Make ``files`` the output under ``base``: THE one call into the commit module.
 
-    ``overwrite`` deletes every other file under ``base`` in the same registration;
-    ``append`` keeps them.
+    The commit point is the output's manifest beside the folder (core/commit.py): ``overwrite``
+    retires the previous output only after it; ``append`` lists old and new files together.
+    Raises :class:`~hf_bucket_sink.CommitError` with ``.visible`` / ``.previous_intact``.
     """
-    delete_first: list[str] = []
-    if if_exists == "overwrite":
-        new = {f.path for f in files}
-        delete_first = sorted(
-            str(e["path"]) for e in hub.list_tree(base.bucket_id, base.path, recursive=True)
-            if e.get("type") != "directory" and e.get("path") not in new
-        )
-    return register_files(hub, base.bucket_id, list(files), delete_first=delete_first)
+    access = hub.xet_token(base.bucket_id, write=True)
+    return commit_module.commit_output(
+        hub, base.bucket_id, list(files),
+        directory=base.path,
+        mode="overwrite" if if_exists == "overwrite" else "append",
+        manifest_fields={"format": fmt, "writer": "hf_bucket_sink.spark"},
+        store_manifest=manifest_storer(hub, base.bucket_id, access),
+    )
 
 
 # -- writing -------------------------------------------------------------------------------------------
@@ -419,7 +424,7 @@ class BucketArrowWriter(DataSourceArrowWriter):
         if len(set(paths)) != len(paths):
             raise AssertionError(f"two partitions produced the same file name under {self.opts.base}; nothing was registered")
         started = time.perf_counter()
-        self.report = commit_output(hub, self.opts.base, files, if_exists=self.opts.if_exists)
+        self.report = commit_output(hub, self.opts.base, files, if_exists=self.opts.if_exists, fmt=self.opts.format)
         logger.info(
             "hfbucket: registered %d file(s) from %d partition(s) under %s in %.2f s",
             len(files), len(by_partition), self.opts.base, time.perf_counter() - started,
@@ -530,6 +535,12 @@ class HFBucketDataSource(DataSource):
         if fmt != "parquet":
             raise InvalidOptionError(f"hfbucket reads Parquet only for now (format={fmt!r}).")
         hub = self._hub()
+        target = BucketPath.parse(str(path), kind="dir") if str(path).endswith("/") else None
+        committed = commit_module.read_manifest(hub, target.bucket_id, target.path) if target is not None else None
+        if committed is not None:
+            # the commit point: exactly the committed files, at their hashes (old or new output, never a mix)
+            files = [FilePartition(target.bucket_id, f.path, f.size, f.xet_hash) for f in committed.files]  # type: ignore[union-attr]
+            return hub, sorted(files, key=lambda f: f.path)
         sources = list_sources(hub, str(path), "parquet", glob=True, hidden=(".", "_"))
         files = [FilePartition(e.bucket_id, e.path, e.size, e.xet_hash) for e in sources.files]
         return hub, files
