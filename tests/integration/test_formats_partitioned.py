@@ -166,7 +166,9 @@ def test_key_partitioning_writes_hive_directories(fmt: str, api: HfApi, hub: Loc
     ext = {"ndjson": "jsonl"}.get(fmt, fmt)
     assert sorted(listed) == [f"{prefix}lang=l{i}/00000000.{ext}" for i in range(5)]
     assert [f.uri for f in result.files] == [uri(hub, p) for p in sorted(listed)]
-    assert result.uri == uri(hub, prefix) and result.manifest is None
+    # every directory output has a commit point, beside the directory (not under the prefix)
+    assert result.uri == uri(hub, prefix) and result.manifest is not None
+    assert result.manifest.uri == uri(hub, f"_bykey-{fmt}.manifest.json")
     assert all(f.size == listed[f.uri[len(uri(hub, "")) :]].size for f in result.files)
     local = download(api, hub, sorted(listed), prefix, tmp_path / fmt)
     if fmt == "parquet":
@@ -222,7 +224,7 @@ def test_write_parquet_partition_by_and_custom_provider(api: HfApi, hub: LocalHu
     assert back.equals(df.select(back.columns))
 
 
-def test_more_than_a_batch_of_files_registers_in_order_and_writes_the_manifest_last(
+def test_more_than_a_batch_of_files_registers_in_order_and_commits_with_the_manifest_last(
     api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[list[dict[str, Any]]] = []  # the /batch requests, as sent
@@ -241,27 +243,62 @@ def test_more_than_a_batch_of_files_registers_in_order_and_writes_the_manifest_l
 
     assert len(result.files) == n and result.rows == n
     lines = [line for call in calls for line in call]
-    added = [line["path"] for line in lines if line["type"] == "addFile"]
-    assert added[-1] == f"{prefix}_manifest.json" and calls[-1] == [lines[-1]]  # alone, in the last call
+    assert all(line["type"] == "addFile" for line in lines)  # nothing deleted: there was no previous output
+    added = [line["path"] for line in lines]
+    assert added[-1] == "_many.manifest.json" and calls[-1] == [lines[-1]]  # alone, in the last call
     assert added[:-1] == sorted(added[:-1])  # ordered batches
     assert all(len(call) <= BATCH_LIMIT for call in calls)
 
     listed = files_under(api, hub, prefix)
-    assert len(listed) == n + 1
-    local = download(api, hub, [f"{prefix}_manifest.json"], prefix, tmp_path)
-    manifest = json.loads((local / "_manifest.json").read_text())
-    assert manifest["version"] == 1 and manifest["format"] == "ndjson" and manifest["file_count"] == n
+    assert len(listed) == n  # the manifest is beside the directory, not in it
+    local = download(api, hub, ["_many.manifest.json"], "", tmp_path)
+    manifest = json.loads((local / "_many.manifest.json").read_text())
+    assert manifest["version"] == 2 and manifest["format"] == "ndjson" and manifest["file_count"] == n
     assert manifest["total_rows"] == n and manifest["total_bytes"] == result.size
     assert manifest["schema"] == [{"name": "id", "type": "Int64"}]
+    assert manifest["retire"] == []
     assert [f["path"] for f in manifest["files"]] == [p[len(prefix) :] for p in added[:-1]]
     for entry in manifest["files"]:
         remote = listed[prefix + entry["path"]]
         assert (entry["size"], entry["xetHash"], entry["rows"]) == (remote.size, remote.xet_hash, 1)
-    assert result.manifest is not None and result.manifest.uri == uri(hub, f"{prefix}_manifest.json")
+    assert result.manifest is not None and result.manifest.uri == uri(hub, "_many.manifest.json")
 
-    # a later, smaller overwrite must not leave the old manifest describing other files
-    hf_bucket_sink.sink_ndjson(df.head(3).lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=1), storage_options=opts)
-    assert f"{prefix}_manifest.json" not in files_under(api, hub, prefix)
+    # a later, smaller overwrite replaces the output: exactly its files remain, deleted after its commit point
+    calls.clear()
+    small = hf_bucket_sink.sink_ndjson(df.head(3).lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=1), storage_options=opts)
+    assert sorted(files_under(api, hub, prefix)) == sorted(f.uri[len(uri(hub, "")) :] for f in small.files)
+    kinds = [line["type"] for call in calls for line in call]
+    first_delete = kinds.index("deleteFile")
+    manifest_line = next(i for i, line in enumerate(line for call in calls for line in call) if line["path"] == "_many.manifest.json")
+    assert manifest_line < first_delete and kinds.count("deleteFile") == n - 3
+
+
+def test_partitioned_overwrite_with_fewer_keys_leaves_exactly_the_new_output(
+    api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path
+) -> None:
+    prefix = "fewer/"
+    df = source(2_000)
+    hf_bucket_sink.sink_parquet(df.lazy(), pl.PartitionBy(uri(hub, prefix), key="lang"), storage_options=opts)
+    # a file under the prefix that no output of ours wrote, and the previous release's inner manifest
+    api.batch_bucket_files(f"{hub.user}/{BUCKET}", add=[(b"keep me", f"{prefix}notes.txt"), (b'{"files": []}', f"{prefix}_manifest.json")])
+    assert len(files_under(api, hub, prefix)) == 7
+
+    fewer = df.filter(pl.col("lang").is_in(["l0", "l1"]))
+    result = hf_bucket_sink.sink_parquet(fewer.lazy(), pl.PartitionBy(uri(hub, prefix), key="lang"), storage_options=opts)
+    listed = sorted(files_under(api, hub, prefix))
+    assert listed == [f"{prefix}lang=l0/00000000.parquet", f"{prefix}lang=l1/00000000.parquet", f"{prefix}notes.txt"]
+    assert result.manifest is not None
+    local = download(api, hub, listed[:2], prefix, tmp_path / "back")
+    assert sorted_frame(pl.scan_parquet(local, hive_partitioning=True).collect()).equals(sorted_frame(fewer))
+
+
+def test_manifest_false_writes_no_commit_point(api: HfApi, hub: LocalHub, opts: dict[str, str]) -> None:
+    result = hf_bucket_sink.sink_parquet(
+        source(500).lazy(), pl.PartitionBy(uri(hub, "nomanifest/"), key="lang"), storage_options=opts, manifest=False
+    )
+    assert result.manifest is None
+    assert files_under(api, hub, "_nomanifest") == {}
+    assert len(files_under(api, hub, "nomanifest/")) == 5
 
 
 # -- failures -------------------------------------------------------------------------------------------

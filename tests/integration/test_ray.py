@@ -113,7 +113,7 @@ def test_parquet_multi_task_round_trip_with_manifest(cluster: None, hub: LocalHu
     assert len({t.pid for t in sink.tasks}) <= 2 and all(t.peak_rss_bytes > 0 for t in sink.tasks)
     files = listed(hub, "pq")
     names = {f.uri.rsplit("/", 1)[1] for f in result.files}
-    assert set(files) == {f"pq/{n}" for n in names} | {"pq/_manifest.json"}
+    assert set(files) == {f"pq/{n}" for n in names}  # the commit point lives beside the folder
     for f in result.files:
         assert files[f.uri.split(f"/{BUCKET}/", 1)[1]].size == f.size
 
@@ -131,7 +131,7 @@ def read_manifest(hub: LocalHub, folder: str) -> dict[str, Any]:
     import urllib.request
 
     request = urllib.request.Request(
-        f"{hub.url}/buckets/{hub.user}/{BUCKET}/resolve/{folder}/_manifest.json",
+        f"{hub.url}/buckets/{hub.user}/{BUCKET}/resolve/_{folder}.manifest.json",
         headers={"Authorization": f"Bearer {hub.token}"},
     )
     with urllib.request.urlopen(request) as response:
@@ -145,7 +145,7 @@ def test_ndjson_round_trip_several_files_per_task(cluster: None, hub: LocalHub, 
     ray.data.from_arrow(tables).write_datasink(sink)
 
     result = sink.result
-    assert result is not None and result.rows == 15_000 and result.manifest is None
+    assert result is not None and result.rows == 15_000 and result.manifest is not None  # every output has a commit point
     assert len(result.files) == 6 and all(f.uri.endswith(".jsonl") for f in result.files)
     assert sorted(f.rows for f in result.files) == [904] * 3 + [4_096] * 3
     assert set(listed(hub, "nd")) == {f.uri.split(f"/{BUCKET}/", 1)[1] for f in result.files}
@@ -244,13 +244,23 @@ def test_bad_token_fails_in_on_write_start_before_any_task(cluster: None, hub: L
 
 def test_if_exists_error_refuses_a_folder_with_files(cluster: None, hub: LocalHub, opts: dict[str, str]) -> None:
     HfApi(endpoint=hub.url, token=hub.token).batch_bucket_files(f"{hub.user}/{BUCKET}", add=[(b"x", "taken/old.txt")])
-    sink = BucketDatasink(uri(hub, "taken"), storage_options=opts)
+    sink = BucketDatasink(uri(hub, "taken"), storage_options=opts, if_exists="error")
     with pytest.raises(BucketFileExistsError):
         sink.preflight()
-    overwrite = BucketDatasink(uri(hub, "taken"), storage_options=opts, if_exists="overwrite")
+    overwrite = BucketDatasink(uri(hub, "taken"), storage_options=opts)  # "overwrite" is the default
+    assert overwrite.if_exists == "overwrite"
     ray.data.from_arrow(source_tables(parts=1, rows=100)).write_datasink(overwrite)
     assert overwrite.result is not None
-    assert set(listed(hub, "taken")) == {f.uri.split(f"/{BUCKET}/", 1)[1] for f in overwrite.result.files}
+    # a file no output of ours wrote is left alone (no manifest lists it)
+    new = {f.uri.split(f"/{BUCKET}/", 1)[1] for f in overwrite.result.files}
+    assert set(listed(hub, "taken")) == new | {"taken/old.txt"}
+    # a second overwrite replaces the first output: its files go, after the commit point
+    again = BucketDatasink(uri(hub, "taken"), storage_options=opts, target_bytes_per_file=1)
+    ray.data.from_arrow(source_tables(parts=2, rows=100)).write_datasink(again)
+    assert again.result is not None and again.report is not None
+    newer = {f.uri.split(f"/{BUCKET}/", 1)[1] for f in again.result.files}
+    assert set(again.report.retired) == new - newer
+    assert set(listed(hub, "taken")) == newer | {"taken/old.txt"}
 
 
 # -- secrets -------------------------------------------------------------------------------------------

@@ -122,6 +122,10 @@ def _server_message(response: httpx2.Response) -> str:
 class HubClient:
     """Bucket API calls against ``creds.endpoint`` authenticated with ``creds.token``."""
 
+    #: retries of one ``/batch`` request on 5xx / connection errors before its answer counts as lost
+    #: (each retry re-sends the same lines: adds and deletes are idempotent)
+    batch_retries: int = 5
+
     def __init__(self, creds: HubCredentials) -> None:
         self.creds = creds
 
@@ -312,6 +316,7 @@ class HubClient:
                 headers={**self.headers(), "Content-Type": "application/x-ndjson"},
                 content=body,
                 timeout=_timeout(),
+                max_retries=self.batch_retries,
             )
         except httpx2.HTTPError as exc:
             return BatchOutcome({}, f"the Hub at {self.creds.endpoint} could not be reached or did not answer ({exc})")

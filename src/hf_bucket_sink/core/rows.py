@@ -124,15 +124,29 @@ class RowCounter:
         self._cap = tail_bytes
         self._tail = b""
         self._lines = 0
+        self._settled: int | None = None
+        self._is_settled = False
 
     def observe(self, block: bytes | bytearray | memoryview) -> None:
+        if self._is_settled:
+            raise ValueError("RowCounter.observe() after settle(): the file was already finished")
         if self.kind == "parquet":
             # keep only the file's last cap bytes; at most cap bytes are copied per block
             self._tail = (self._tail + bytes(memoryview(block)[-self._cap :]))[-self._cap :]
         elif self.kind == "lines":
             self._lines += bytes(block).count(b"\n") if isinstance(block, memoryview) else block.count(b"\n")
 
+    def settle(self) -> int | None:
+        """The file is finished: compute the count once and drop the kept tail (memory flat in the number of files)."""
+        if not self._is_settled:
+            self._settled = self.rows()
+            self._is_settled = True
+            self._tail = b""
+        return self._settled
+
     def rows(self) -> int | None:
+        if self._is_settled:
+            return self._settled
         if self.kind == "lines":
             return self._lines
         if self.kind == "parquet":

@@ -153,6 +153,7 @@ class UploadSession:
             writer.released = True
             if not self._closed:
                 writer.finish()
+                writer.rows.settle()  # the row count is all the commit needs of the file's tail
                 done += 1
         return done
 

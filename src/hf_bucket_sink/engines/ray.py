@@ -24,9 +24,10 @@ the Polars sinks, spread over a cluster):
   buffers), wait until every byte and the shard are stored, and return the file records
   (path, size, Xet hash, rows). Nothing is registered: a failed or retried task leaves nothing
   visible, and its stored bytes are simply never referenced.
-- ``on_write_complete`` (driver): register every file in path order, in ``/batch`` calls of at
-  most 1,000 lines, then ``_manifest.json`` alone (when written; the contract of partitioned
-  sinks, docs/partitioned-outputs.md). ``on_write_failed``: registers nothing and logs so.
+- ``on_write_complete`` (driver): :func:`~hf_bucket_sink.core.commit.commit_output`, the protocol
+  of every writer (docs/commit-protocol.md): data files, then the manifest beside the folder as
+  the commit point, then the previous output's files retired. ``on_write_failed``: logs what is
+  visible (a :class:`~hf_bucket_sink.CommitError` names it).
 
 Credentials: the datasink is pickled into every task and never carries a token (its
 ``__getstate__`` drops it). Workers resolve the token themselves, the documented way:
@@ -67,11 +68,12 @@ from hf_bucket_sink.errors import (
     CommitError,
     InvalidOptionError,
 )
-from hf_bucket_sink.core.hub import BATCH_LIMIT, FileRegistration, HubClient, now_ms
+from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.paths import BucketPath
-from hf_bucket_sink.core.result import FileResult, SinkResult
-from hf_bucket_sink.core.commit import Deletion, StoredFile
-from hf_bucket_sink.core.upload import UploadSession
+from hf_bucket_sink.core.result import SinkResult
+from hf_bucket_sink.core.commit import CommitReport, StoredFile, commit_output
+from hf_bucket_sink.core.manifest import Manifest, read_manifest
+from hf_bucket_sink.core.upload import UploadSession, manifest_storer, result_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -255,11 +257,12 @@ class BucketDatasink(Datasink[TaskWrite]):
       registration). Workers get the endpoint; for the token see ``token_provider`` below.
     - ``token_provider``: a picklable zero-argument callable returning the token, called in each
       task (e.g. reading a secret manager). Default: the worker's ``HF_TOKEN``, then its token file.
-    - ``if_exists``: ``"error"`` (default: the folder must hold no file, checked in the preflight),
-      ``"overwrite"`` (files already in the folder are deleted in the first ``/batch`` call, with the
-      new files), ``"append"`` (they stay; a stale ``_manifest.json`` is deleted).
-    - ``manifest``: ``None`` (written when registration needs more than one ``/batch`` call),
-      ``True``, ``False`` - as for partitioned sinks.
+    - ``if_exists``: ``"overwrite"`` (default, as the Polars sinks: the new output replaces the
+      committed one; the previous output's files it does not rewrite are deleted only after the
+      commit point, docs/commit-protocol.md), ``"append"`` (the manifest lists the previous files
+      and the new ones), ``"error"`` (the folder must hold no file, checked in the preflight).
+    - ``manifest``: ``None``/``True`` (default: the commit point, a manifest beside the folder),
+      ``False`` (no commit point: not atomic) - as for partitioned sinks.
     - ``min_rows_per_write``: Ray gives each write task at least this many rows (fewer, larger
       tasks and files). ``target_bytes_per_file``: a task starts a new file once its current one
       has this many bytes (default 512 MiB), so a file is at most about that plus one row group.
@@ -280,7 +283,7 @@ class BucketDatasink(Datasink[TaskWrite]):
         format: Format = "parquet",
         storage_options: Mapping[str, Any] | None = None,
         token_provider: Callable[[], str] | None = None,
-        if_exists: IfExists = "error",
+        if_exists: IfExists = "overwrite",
         manifest: bool | None = None,
         min_rows_per_write: int | None = None,
         target_bytes_per_file: int = DEFAULT_TARGET_BYTES_PER_FILE,
@@ -323,8 +326,8 @@ class BucketDatasink(Datasink[TaskWrite]):
         self._write_id = uuid.uuid4().hex  # replaced by Ray's write id in tasks when it gives one
         self._schema: pa.Schema | None = None
         self._started = 0.0
-        self._registered = 0  # files registered so far by on_write_complete (for on_write_failed's message)
-        self._to_register = 0
+        self._previous: Manifest | None = None  # the committed output when the write started
+        self.report: CommitReport | None = None
         self.result: SinkResult | None = None
         self.tasks: list[TaskWrite] = []
         self.error: BaseException | None = None
@@ -373,7 +376,14 @@ class BucketDatasink(Datasink[TaskWrite]):
         hub = self._driver_hub()
         hub.xet_token(self.base.bucket_id, write=True)
         self._endpoint = hub.creds.endpoint  # workers write to the Hub the driver checked
+        # the committed output this write starts from; compared again right before the commit point
+        self._previous = read_manifest(hub, self.base.bucket_id, self.base.path)
         if self.if_exists == "error":
+            if self._previous is not None:
+                raise BucketFileExistsError(
+                    f"{self.base} holds a committed output ({self._previous.location}) and if_exists='error' was given; "
+                    "nothing was written. Delete it, choose another folder, or pass if_exists='overwrite' or 'append'."
+                )
             for entry in hub.list_tree(self.base.bucket_id, self.base.path, recursive=True):
                 if entry.get("type") != "directory":
                     raise BucketFileExistsError(
@@ -385,7 +395,6 @@ class BucketDatasink(Datasink[TaskWrite]):
         """Driver, before the first write task is submitted: the preflight."""
         self._started = time.perf_counter()
         self._schema = schema
-        self._registered = self._to_register = 0
         self.result, self.tasks, self.error = None, [], None
         self.preflight()
         logger.info("Ray write of %s into %s: preflight passed", self.format, self.base)
@@ -440,7 +449,7 @@ class BucketDatasink(Datasink[TaskWrite]):
         )
 
     def on_write_complete(self, write_result: Any) -> None:
-        """Driver, after every task returned: register all files in ordered batches, then the manifest."""
+        """Driver, after every task returned: the commit protocol (data files, the manifest, then retirements)."""
         returns = getattr(write_result, "write_returns", write_result)  # WriteResult (Ray >= 2.44) or a list
         by_task: dict[int, TaskWrite] = {}
         for item in returns:
@@ -452,69 +461,56 @@ class BucketDatasink(Datasink[TaskWrite]):
         paths = [f.path for f in stored]
         if len(set(paths)) != len(paths):
             raise CommitError(
-                f"Two write tasks returned the same file name under {self.base}; nothing was registered. "
-                "This is a bug in hf-bucket-sink's file naming: please report it."
+                f"Two write tasks returned the same file name under {self.base}; nothing was registered and the "
+                "previous output is intact. This is a bug in hf-bucket-sink's file naming: please report it.",
+                not_visible=tuple(paths), previous_intact=True,
             )
         hub = self._driver_hub()
         bucket = self.base.bucket_id
-        deletions = self._deletions(hub, set(paths))
-        files = tuple(f.result for f in stored)
-        manifest_file = self._store_manifest(hub, files)
-        mtime = now_ms()
-        lines: list[Any] = [Deletion(p) for p in deletions] + [f.registration(mtime) for f in stored]
-        self._to_register = len(stored)
-        for start in range(0, len(lines), BATCH_LIMIT):
-            chunk = lines[start : start + BATCH_LIMIT]
-            hub.register_files(bucket, chunk)
-            self._registered += sum(1 for line in chunk if isinstance(line, FileRegistration))
-        manifest_result = None
-        if manifest_file is not None:
-            hub.register_files(bucket, [manifest_file.registration(mtime)])
-            manifest_result = manifest_file.result
-        self.result = SinkResult(
-            uri=str(self.base) + ("" if self.base.path else "/"),
-            files=files,
-            seconds=time.perf_counter() - self._started if self._started else 0.0,
-            uploaded_bytes=sum(t.uploaded_bytes for t in self.tasks) + (manifest_file.result.size if manifest_file else 0),
-            manifest=manifest_result,
+        store = None
+        if self.manifest is not False:
+            store = manifest_storer(hub, bucket, hub.xet_token(bucket, write=True))
+        report = commit_output(
+            hub, bucket, stored, directory=self.base.path,
+            mode="append" if self.if_exists == "append" else "overwrite",
+            manifest_fields=self._manifest_fields(), store_manifest=store, previous=self._previous,
         )
-        logger.info("Ray write registered: %s (%d tasks)", self.result, len(self.tasks))
+        self.report = report
+        uploaded = sum(t.uploaded_bytes for t in self.tasks)
+        if report.manifest_file is not None:
+            uploaded += report.manifest_file.result.new_bytes
+        self.result = result_of(
+            report, stored, uploaded, self._started or time.perf_counter(),
+            uri=str(self.base) + ("" if self.base.path else "/"),
+        )
+        if report.replaced_concurrent:
+            logger.warning("Ray write into %s replaced a concurrent commit (%s)", self.base, report.replaced_concurrent)
+        logger.info("Ray write committed: %s (%d tasks)", self.result, len(self.tasks))
 
     def on_write_failed(self, error: Exception) -> None:
-        """Driver, when a task (or the registration) failed: register nothing more, and say what is visible."""
+        """Driver, when a task (or the commit) failed: register nothing more, and say what is visible."""
         self.error = error
-        if self._registered == 0:
+        if isinstance(error, CommitError):
             logger.warning(
-                "Ray write into %s failed (%s: %s); nothing was registered: the folder is as it was. Bytes already "
-                "stored by finished tasks are not visible and are deduplicated when you run the write again.",
-                self.base, type(error).__name__, error,
+                "Ray write into %s failed during the commit: %d path(s) visible, %d not; previous output %s. %s",
+                self.base, len(error.visible), len(error.not_visible),
+                "intact" if error.previous_intact else "NOT intact", error,
             )
         else:
             logger.warning(
-                "Ray write into %s failed during registration (%s: %s) after %d of %d file(s) were registered; no "
-                "manifest was written, so readers following the manifest rule see no complete output. Run the write "
-                "again with if_exists='overwrite'.",
-                self.base, type(error).__name__, error, self._registered, self._to_register,
+                "Ray write into %s failed before its commit (%s: %s); nothing was registered: the folder is as it "
+                "was. Bytes already stored by finished tasks are not visible and are deduplicated when you run the "
+                "write again.",
+                self.base, type(error).__name__, error,
             )
 
     # -- helpers ---------------------------------------------------------------------------------------
-    def _deletions(self, hub: HubClient, new_paths: set[str]) -> list[str]:
-        from hf_bucket_sink.polars.sinks import MANIFEST_NAME
-
-        if self.if_exists == "overwrite":
-            return sorted(
-                str(e["path"]) for e in hub.list_tree(self.base.bucket_id, self.base.path, recursive=True)
-                if e.get("type") != "directory" and e.get("path") not in new_paths
-            )
-        stale = self.base.path + MANIFEST_NAME  # would describe other files than the folder now holds
-        return [stale] if hub.paths_info(self.base.bucket_id, [stale]) else []
-
-    def _store_manifest(self, hub: HubClient, files: Sequence[FileResult]) -> StoredFile | None:
-        """Build ``_manifest.json`` with the partitioned sinks' writer and store it (not registered)."""
+    def _manifest_fields(self) -> dict[str, Any]:
+        """The partitioned sinks' manifest description (format, schema, partitioning) for this dataset."""
         import polars as pl
 
         from hf_bucket_sink.polars.sinks import FORMATS as SINK_FORMATS
-        from hf_bucket_sink.polars.sinks import manifest_builder
+        from hf_bucket_sink.polars.sinks import manifest_fields
 
         try:
             schema = pl.from_arrow(self._schema.empty_table()).schema if self._schema is not None else pl.Schema()  # type: ignore[union-attr]
@@ -523,15 +519,7 @@ class BucketDatasink(Datasink[TaskWrite]):
         spec = types.SimpleNamespace(
             key=None, include_key=None, max_rows_per_file=None, approximate_bytes_per_file=self.target_bytes_per_file
         )
-        built = manifest_builder(SINK_FORMATS[self.format], self.base, schema, spec, self.manifest)(files)
-        if built is None:
-            return None
-        path, body = built
-        access = hub.xet_token(self.base.bucket_id, write=True)
-        with UploadSession(hub, self.base.bucket_id, access) as session:
-            session.open_writer(path, content_type="application/json").write(body)
-            stored, _ = session.store()
-        return stored[0]
+        return manifest_fields(SINK_FORMATS[self.format], schema, spec)
 
 
 # -- reading -------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ bandwidth cap to the network. ``health`` is open to all (readiness probes).
 - ``GET /_localhub/health`` -> ``{"ok": true}``
 - ``GET /_localhub/stats`` -> the counters of :meth:`LocalHub.stats`
 - ``PUT /_localhub/bandwidth`` with ``{"bytes_per_s": 20000000}`` (or ``null`` to lift the cap)
-- ``GET /_localhub/faults`` -> rules, dark flag, seed, counts of injected faults
+- ``GET /_localhub/faults`` -> rules, dark flag, seed, counts of injected faults and of matched requests
+  (``matched``: what the ``after`` / ``times`` windows count; partial batches: ``partial_batches``)
 - ``PUT /_localhub/faults`` with any of ``{"rules": {"cas": {"error_rate": 0.1, "status": 429,
   "retry_after": 1}}, "dark": true, "seed": 7}`` (``rules`` replaces every rule)
 - ``DELETE /_localhub/faults`` -> no rules, answering again

@@ -46,21 +46,35 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
     return parse
 
 
-def _fault(value: str) -> tuple[str, dict[str, float | None]]:
+#: ``--fault`` keys read as integers / kept as strings (every other key is a number of seconds or a rate).
+_INT_KEYS = frozenset({"status", "after", "times", "partial_lines"})
+_STR_KEYS = frozenset({"partial_answer"})
+
+
+def _fault(value: str) -> tuple[str, dict[str, float | int | str | None]]:
     """``FAMILY:key=value[,key=value...]`` -> (family, settings), e.g. ``cas:error_rate=0.1,status=503``."""
     family, sep, spec = value.partition(":")
     if not sep or not family or not spec:
         raise argparse.ArgumentTypeError(f"expected FAMILY:key=value[,key=value], got {value!r}")
-    settings: dict[str, float | None] = {}
+    settings: dict[str, float | int | str | None] = {}
     for item in spec.split(","):
         key, eq, raw = item.partition("=")
+        key = key.strip()
         if not eq:
             raise argparse.ArgumentTypeError(f"expected key=value in {value!r}, got {item!r}")
+        if key in _STR_KEYS:
+            settings[key] = raw
+            continue
         try:
             number: float | None = None if raw in ("", "none", "null") else float(raw)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{key} must be a number in {value!r}, got {raw!r}") from None
-        settings[key.strip()] = int(number) if key.strip() == "status" and number is not None else number
+        if key in _INT_KEYS and number is not None:
+            if number != int(number):
+                raise argparse.ArgumentTypeError(f"{key} must be an integer in {value!r}, got {raw!r}")
+            settings[key] = int(number)
+        else:
+            settings[key] = number
     try:
         parse_rules({family: settings})
     except ValueError as exc:
@@ -104,8 +118,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fault", action="append", default=[], type=_fault, metavar="FAMILY:key=value,...",
         help="inject faults into a route family or group (cas, hub, cas_xorb, xet_token, *...); keys: error_rate, "
-        "status (429/500/502/503/504/408), retry_after, latency (s), drop_rate; e.g. "
-        "--fault cas:error_rate=0.1,status=503,drop_rate=0.02 (repeatable; change at run time with PUT /_localhub/faults)",
+        "status (429/500/502/503/504/408), retry_after, latency (s), drop_rate, after, times, and for hub_batch "
+        "partial_lines, partial_answer (error/drop/report); e.g. --fault cas:error_rate=0.1,status=503,drop_rate=0.02 "
+        "or --fault hub_batch:partial_lines=1000,after=1,times=1,partial_answer=report "
+        "(repeatable; change at run time with PUT /_localhub/faults)",
     )
     parser.add_argument("--fault-seed", type=int, default=None, help="seed of the fault RNG, to replay a run")
     parser.add_argument("--dark", action="store_true", help='start "dark": accept connections, answer nothing until '

@@ -182,6 +182,8 @@ class Request:
         self.throttle_body: bool = False
         self._remaining = self._declared_length()
         self.body_bytes_read = 0
+        #: Fault injection: rewrites the body once it is read (e.g. keep the first N lines of a batch).
+        self.body_filter: Callable[[bytes], bytes] | None = None
 
     def _declared_length(self) -> int:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -249,6 +251,8 @@ class Request:
             raise ClientDisconnected(str(exc)) from exc
         self._remaining = 0
         self.body_bytes_read += n
+        if self.body_filter is not None:
+            data = self.body_filter(data)
         return data
 
     def json(self) -> Any:

@@ -506,7 +506,7 @@ ROUTES: list[Route] = [
     route("PUT", _BUCKET + r"/settings$", update_settings, "hub_api"),
     route("GET", _BUCKET + r"/tree(?:/(?P<prefix>.*))?$", tree, "hub_api"),
     route("POST", _BUCKET + r"/paths-info$", paths_info, "hub_api"),
-    route("POST", _BUCKET + r"/batch$", batch, "hub_api", max_body=_BATCH_MAX_BODY),
+    route("POST", _BUCKET + r"/batch$", batch, "hub_batch", max_body=_BATCH_MAX_BODY),
     route("GET", _BUCKET + r"/xet-(?P<access>read|write)-token$", xet_token, "xet_token"),
     route("GET", _BUCKET + r"/events$", not_implemented_feed, "hub_api"),
     route("GET HEAD", rf"^/buckets/(?P<ns>{_SEG})/(?P<name>{_SEG})/resolve/(?P<path>.+)$", resolve, "hub_resolve",

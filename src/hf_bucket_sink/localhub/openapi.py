@@ -49,7 +49,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PUT", _B + "/settings", "hub_api", "Change visibility.", "application/json"),
     Operation("GET", _B + "/tree/{prefix}", "hub_api", "List files under a prefix."),
     Operation("POST", _B + "/paths-info", "hub_api", "Entries of given paths.", "application/json"),
-    Operation("POST", _B + "/batch", "hub_api", "Add, copy and delete files.", "application/x-ndjson"),
+    Operation("POST", _B + "/batch", "hub_batch", "Add, copy and delete files.", "application/x-ndjson"),
     Operation("GET", _B + "/xet-{access}-token", "xet_token", "A CAS token (access: read or write)."),
     Operation("GET", _B + "/events", "hub_api", "Not implemented (404)."),
     Operation("GET", "/buckets/{namespace}/{name}/resolve/{path}", "hub_resolve", "File bytes (Range honoured)."),
