@@ -35,6 +35,7 @@ __all__ = [
     "BucketNotFoundError",
     "BucketFileExistsError",
     "BucketFileNotFoundError",
+    "FileVersionGoneError",
     "HubResponseError",
     "UploadError",
     "CommitError",
@@ -101,6 +102,11 @@ class BucketNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.BucketNotF
 
 class BucketFileNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.RemoteEntryNotFoundError):
     """The bucket is visible but the file, folder or glob to read matches nothing in it."""
+
+
+class FileVersionGoneError(BucketFileNotFoundError):
+    """The version of a file that a scan listed (its Xet hash) is no longer in Xet storage: the file was
+    overwritten or deleted and its old data collected. Nothing of a newer version was read; run the query again."""
 
 
 class BucketFileExistsError(BucketSinkError, FileExistsError):

@@ -275,7 +275,7 @@ def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport)
     return pafs.PyFileSystem(_BucketHandler())
 
 
-def _parquet_frame(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> pl.LazyFrame:
+def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> _Plan:
     import pyarrow.dataset as ds
 
     hive = options.pop("hive_partitioning", None)
@@ -295,8 +295,7 @@ def _parquet_frame(sources: _Sources, transport: RangeTransport, options: dict[s
         partition_base_dir=sources.base.rstrip("/"),
         schema=pl.DataFrame(schema=file_schema).to_arrow().schema if file_schema else None,
     )
-    lf = _row_group_scan(dataset, len(sources.files), sources.base)
-    return _apply_row_options(lf, options)
+    return _row_group_plan(dataset)
 
 
 # Polars comparison operators (as named in a serialized expression) and their pyarrow twins;
@@ -353,7 +352,7 @@ def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
 _READ_AHEAD = 4
 
 
-def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
+def _row_group_plan(dataset: Any) -> _Plan:
     """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
 
     pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
@@ -361,7 +360,6 @@ def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
     partitions whose statistics cannot match are skipped; the Polars predicate is applied to every
     batch regardless, so pruning only saves reads."""
     import pyarrow as pa
-    from polars.io.plugins import register_io_source
 
     empty = pl.from_arrow(dataset.schema.empty_table())
     assert isinstance(empty, pl.DataFrame)
@@ -432,12 +430,7 @@ def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    return register_io_source(
-        source,
-        schema=schema,
-        explain_name="hf-buckets parquet",
-        explain_detail=f"{n_files} file(s) under {BUCKET_URI_PREFIX}{base}, read by row group",
-    )
+    return _Plan(lambda: schema, source)
 
 
 def _fragments(dataset: Any, arrow_filter: Any) -> Iterator[Any]:
@@ -515,9 +508,7 @@ class _LocalCopies:
         return self._root
 
 
-def _local_frame(sources: _Sources, transport: XetRanges, reader: Callable[..., pl.LazyFrame], options: dict[str, Any], fmt: str) -> pl.LazyFrame:
-    from polars.io.plugins import register_io_source
-
+def _local_plan(sources: _Sources, transport: XetRanges, reader: Callable[..., pl.LazyFrame], options: dict[str, Any]) -> _Plan:
     copies = _LocalCopies(sources, transport)
     options.pop("glob", None)  # the file list is explicit
     options.pop("hidden_file_prefix", None)
@@ -558,12 +549,7 @@ def _local_frame(sources: _Sources, transport: XetRanges, reader: Callable[..., 
             lf = lf.head(n_rows)
         yield from lf.collect_batches(chunk_size=batch_size)
 
-    return register_io_source(
-        source,
-        schema=lambda: native().collect_schema(),
-        explain_name=f"hf-buckets {fmt}",
-        explain_detail=f"{len(sources.files)} file(s) under {BUCKET_URI_PREFIX}{sources.base}",
-    )
+    return _Plan(lambda: native().collect_schema(), source)
 
 
 # --- public functions ---------------------------------------------------------------------------
@@ -575,24 +561,101 @@ def _polars_reader(name: str) -> Callable[..., Any]:
     return getattr(function, "__hf_bucket_sink_original__", function)  # type: ignore[no-any-return]
 
 
+_Batches = Callable[[list[str] | None, pl.Expr | None, int | None, int | None], Iterator[pl.DataFrame]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One resolution of a scan: the listed files' schema and a reader of their batches."""
+
+    schema: Callable[[], pl.Schema]
+    batches: _Batches
+
+
+class _LazyScan:
+    """Everything that touches the network, done when Polars runs the query, as its own scans do.
+
+    Polars asks for the schema once per ``collect`` / ``sink_*`` / ``explain`` and then reads the
+    batches, so the listing (and the footers, and the credential check) happen at that moment: a scan
+    built before its files exist works once they do, and a scan collected twice sees new files.
+    The batches of a collect read exactly the files (at the Xet hashes) its schema was taken from.
+    """
+
+    def __init__(self, source: Any, fmt: str, storage_options: Mapping[str, Any] | None, options: dict[str, Any]) -> None:
+        self.source = source
+        self.fmt = fmt
+        self.storage_options = dict(storage_options) if storage_options is not None else None
+        self.options = options
+        self._lock = threading.Lock()
+        self._pending: _Plan | None = None
+
+    def resolve(self) -> _Plan:
+        options = dict(self.options)
+        hub = HubClient(resolve_credentials(self.storage_options))
+        hidden = options.get("hidden_file_prefix") or (".", "_")
+        hidden = (hidden,) if isinstance(hidden, str) else tuple(hidden)
+        sources = list_sources(hub, self.source, self.fmt, glob=bool(options.get("glob", True)), hidden=hidden)
+        logger.info("scanning %d %s file(s) under %s%s", len(sources.files), self.fmt, BUCKET_URI_PREFIX, sources.base)
+        if self.fmt == "parquet":
+            options.pop("glob", None)
+            options.pop("hidden_file_prefix", None)
+            for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
+                options.pop(ignored, None)
+            return _parquet_plan(sources, ResolveRanges(hub), options)
+        return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
+
+    def schema(self) -> pl.Schema:
+        plan = self.resolve()
+        schema = plan.schema()
+        with self._lock:
+            self._pending = plan
+        return schema
+
+    def batches(self, with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        with self._lock:
+            plan, self._pending = self._pending, None
+        if plan is None:  # Polars took the schema from the user's ``schema=`` or an earlier call
+            plan = self.resolve()
+        yield from plan.batches(with_columns, predicate, n_rows, batch_size)
+
+
+def _static_schema(fmt: str, options: Mapping[str, Any]) -> pl.Schema | None:
+    """The frame's schema when the options fix it without reading anything (so ``explain()`` needs no
+    network): ``schema=`` given, and no hive columns to discover (``hive_partitioning=False``)."""
+    given = options.get("schema")
+    if given is None or options.get("hive_partitioning") is not False or options.get("include_file_paths"):
+        return None
+    if fmt != "parquet" and options.get("row_index_name"):
+        return None
+    return pl.Schema(given)
+
+
 def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, options: dict[str, Any]) -> pl.LazyFrame:
+    from polars.io.plugins import register_io_source
+
     polars_scan = _polars_reader(f"scan_{fmt}")
-    if isinstance(source, (str, os.PathLike)):
-        BucketPath.parse(source, kind="any")  # a malformed URI fails before credentials are read
+    sources = list(source) if isinstance(source, (list, tuple)) else [source]
+    if not sources:
+        raise InvalidOptionError("The source list is empty: pass at least one hf://buckets/<ns>/<bucket>/<path> URI.")
+    for one in sources:  # syntax only: malformed URIs and local paths fail before the query is built
+        if not isinstance(one, (str, os.PathLike)) or not is_bucket_uri(one):
+            raise InvalidOptionError(
+                f"Every source must be an hf://buckets URI when one is; got {one!r}. Read local files with "
+                "Polars itself and pl.concat the frames."
+            )
+        BucketPath.parse(os.fspath(one), kind="any")
     _check_options(polars_scan, options, _PARQUET_OPTIONS if fmt == "parquet" else None, f"scan_{fmt}", _HIVE_OPTIONS)
     options.pop("credential_provider", None)
-    hub = HubClient(resolve_credentials(storage_options))
-    hidden = options.get("hidden_file_prefix") or (".", "_")
-    hidden = (hidden,) if isinstance(hidden, str) else tuple(hidden)
-    sources = list_sources(hub, source, fmt, glob=bool(options.get("glob", True)), hidden=hidden)
-    logger.info("scanning %d %s file(s) under %s%s", len(sources.files), fmt, BUCKET_URI_PREFIX, sources.base)
-    if fmt == "parquet":
-        options.pop("glob", None)
-        options.pop("hidden_file_prefix", None)
-        for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
-            options.pop(ignored, None)
-        return _parquet_frame(sources, ResolveRanges(hub), options)
-    return _local_frame(sources, XetRanges(hub), polars_scan, options, fmt)
+    row_options = {k: options.pop(k) for k in ("n_rows", "row_index_name", "row_index_offset") if k in options} if fmt == "parquet" else {}
+    lazy = _LazyScan(source, fmt, storage_options, options)
+    static = _static_schema(fmt, options)
+    lf = register_io_source(
+        lazy.batches,
+        schema=static if static is not None else lazy.schema,
+        explain_name=f"hf-buckets {fmt}",
+        explain_detail=f"{BUCKET_URI_PREFIX}{', '.join(map(str, sources))[len(BUCKET_URI_PREFIX):]} (listed when the query runs)",
+    )
+    return _apply_row_options(lf, row_options)
 
 
 def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
