@@ -166,7 +166,9 @@ class XetRanges:
         try:
             # iterate here: hf_xet may raise "not found" on the first block rather than on the call
             yield from self._group(entry.bucket_id).download_stream(hf_xet.XetFileInfo(entry.xet_hash, entry.size), start=start, end=end)
-        except hf_xet.XetObjectNotFoundError as exc:
+        except Exception as exc:
+            if not _version_gone(exc, entry.xet_hash):
+                raise
             raise FileVersionGoneError(
                 f"The version of {entry.uri} that the scan listed (Xet hash {entry.xet_hash[:12]}…) is gone from "
                 f"Xet storage ({exc}): the file was overwritten or deleted and its old data removed. No byte of "
@@ -200,6 +202,17 @@ class XetRanges:
         if written != entry.size:
             raise HubResponseError(f"Downloading {entry.uri} through Xet gave {written} bytes, expected {entry.size}. Retry.")
         self.counter.add(written)
+
+
+def _version_gone(exc: BaseException, xet_hash: str) -> bool:
+    """Whether hf_xet failed because CAS has no reconstruction for ``xet_hash`` (the version is gone).
+
+    hf_xet 1.8 raises ``XetObjectNotFoundError`` for some of these and a generic error naming the
+    404 of ``/reconstructions/<hash>`` for others; both mean the same."""
+    import hf_xet
+
+    text = str(exc)
+    return isinstance(exc, hf_xet.XetObjectNotFoundError) or ("404" in text and f"reconstructions/{xet_hash}" in text)
 
 
 class BlockCache:
