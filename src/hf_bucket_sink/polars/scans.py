@@ -27,6 +27,7 @@ token cannot see fails at once, before any query runs.
 from __future__ import annotations
 
 import fnmatch
+import io
 import inspect
 import logging
 import os
@@ -282,20 +283,66 @@ def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[st
     hive = sources.is_directory if hive is None else bool(hive)
     hive_schema = options.pop("hive_schema", None)
     partitioning = None
+    keys = pl.Schema()
     if hive:
-        schema = _hive_schema(sources.files, sources.base, hive_schema, bool(options.pop("try_parse_hive_dates", True)))
-        if len(schema):
-            partitioning = ds.partitioning(pl.DataFrame(schema=schema).to_arrow().schema, flavor="hive")
+        keys = _hive_schema(sources.files, sources.base, hive_schema, bool(options.pop("try_parse_hive_dates", True)))
+        if len(keys):
+            partitioning = ds.partitioning(pl.DataFrame(schema=keys).to_arrow().schema, flavor="hive")
     file_schema = options.pop("schema", None)
+    # a given schema names the files' columns; hive keys come after them, as in Polars
+    dataset_schema = pl.Schema({**pl.Schema(file_schema), **{k: v for k, v in keys.items() if k not in pl.Schema(file_schema)}}) if file_schema else None
+    drift = {k: options.pop(k) for k in ("missing_columns", "extra_columns", "cast_options") if k in options}
+    paths_column = options.pop("include_file_paths", None)
     dataset = ds.dataset(
         [f"{e.bucket_id}/{e.path}" for e in sources.files],
         filesystem=_arrow_filesystem(sources.files, transport),
         format=ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)),
         partitioning=partitioning,
         partition_base_dir=sources.base.rstrip("/"),
-        schema=pl.DataFrame(schema=file_schema).to_arrow().schema if file_schema else None,
+        schema=pl.DataFrame(schema=dataset_schema).to_arrow().schema if dataset_schema else None,
     )
-    return _row_group_plan(dataset)
+    return _row_group_plan(dataset, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column)
+
+
+class _DriftCheck:
+    """Raise what Polars raises on the same files for missing / extra columns and type changes.
+
+    Polars is the judge: the first file's schema and each file's schema (from their footers, which the
+    read needs anyway) are written as empty Parquet files in memory, and Polars' own ``scan_parquet`` of
+    the pair, with the user's ``schema`` / ``missing_columns`` / ``extra_columns`` / ``cast_options``,
+    raises its own exception (``ColumnNotFoundError``, ``SchemaError``) with its own message, or
+    passes. Files are checked as they are read, so hive partitions pruned away cost no footer read.
+    The read aligns every file to the first one's (or the given) schema as Polars does: pyarrow's
+    dataset fills missing columns with nulls, drops extra ones and casts to the target type."""
+
+    def __init__(self, dataset: Any, given: Any, options: Mapping[str, Any]) -> None:
+        self.dataset = dataset
+        self.given = given
+        self.options = dict(options)
+        self._first: io.BytesIO | None = None
+
+    @staticmethod
+    def _empty(fragment: Any) -> bytes:
+        import pyarrow.parquet as pq
+
+        import pyarrow as pa
+
+        # one row of nulls, not an empty table: Polars does not check the schema of a file without rows
+        schema = fragment.physical_schema
+        out = io.BytesIO()
+        pq.write_table(pa.table([pa.nulls(1, f.type) for f in schema], schema=schema), out)
+        return out.getvalue()
+
+    def __call__(self, fragment: Any) -> None:
+        if self._first is None:
+            first = next(iter(self.dataset.get_fragments()))
+            self._first = io.BytesIO(self._empty(first))
+            if first.path == fragment.path and self.given is None:
+                return
+        sources = [io.BytesIO(self._first.getvalue()), io.BytesIO(self._empty(fragment))]
+        if self.given is not None:
+            sources = sources[1:]
+        _polars_reader("scan_parquet")(sources, schema=self.given, hive_partitioning=False, **self.options).collect()
 
 
 # Polars comparison operators (as named in a serialized expression) and their pyarrow twins;
@@ -352,7 +399,7 @@ def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
 _READ_AHEAD = 4
 
 
-def _row_group_plan(dataset: Any) -> _Plan:
+def _row_group_plan(dataset: Any, *, check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None) -> _Plan:
     """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
 
     pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
@@ -365,6 +412,8 @@ def _row_group_plan(dataset: Any) -> _Plan:
     assert isinstance(empty, pl.DataFrame)
     schema = empty.schema
     names = set(schema.names())
+    # Polars puts the file path column last (after hive keys), a String
+    full_schema = pl.Schema({**schema, paths_column: pl.String()}) if paths_column else schema
     # read view types as large ones: Arrow's filter has no kernel for views, and Polars converts either
     read_schema = dataset.schema
     for i, field in enumerate(read_schema):
@@ -373,8 +422,13 @@ def _row_group_plan(dataset: Any) -> _Plan:
             read_schema = read_schema.set(i, field.with_type(wide))
 
     def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
-        wanted = list(with_columns) if with_columns is not None else schema.names()
-        needed = set(wanted) | (set(predicate.meta.root_names()) if predicate is not None else set())
+        wanted = list(with_columns) if with_columns is not None else full_schema.names()
+        late = None  # a predicate on the file path column runs after the column is added
+        if predicate is not None and paths_column is not None and paths_column in predicate.meta.root_names():
+            late, predicate = predicate, None
+        with_path = paths_column is not None and (paths_column in wanted or late is not None)
+        wanted = [n for n in wanted if n != paths_column]
+        needed = set(wanted) | (set(predicate.meta.root_names()) if predicate is not None else set()) | (set(late.meta.root_names()) - {paths_column} if late is not None else set())
         columns = [n for n in schema.names() if n in needed]
         arrow_filter = _arrow_filter(predicate, names) if predicate is not None else None
         predicate_columns = [n for n in columns if predicate is not None and n in predicate.meta.root_names()]
@@ -398,9 +452,15 @@ def _row_group_plan(dataset: Any) -> _Plan:
                         batch = batch.filter(mask.to_arrow())
                         if batch.num_rows == 0:
                             continue
-                df = pl.from_arrow(batch.select(wanted))
+                df = pl.from_arrow(batch.select(sorted(needed if late is not None else wanted, key=full_schema.names().index)))
                 assert isinstance(df, pl.DataFrame)
-                frames.append(df)
+                if with_path:
+                    df = df.with_columns(pl.lit(BUCKET_URI_PREFIX + fragment.path, dtype=pl.String).alias(paths_column))
+                if late is not None:
+                    df = df.filter(late)
+                df = df.select([n for n in (with_columns if with_columns is not None else full_schema.names())])
+                if df.height:
+                    frames.append(df)
             return frames
 
         remaining = n_rows
@@ -409,7 +469,7 @@ def _row_group_plan(dataset: Any) -> _Plan:
         # read _READ_AHEAD row groups at once (each is one round trip): memory is that many row groups
         pool = ThreadPoolExecutor(max_workers=_READ_AHEAD, thread_name_prefix="hf-bucket-scan")
         pending: deque[Future[list[pl.DataFrame]]] = deque()
-        groups = _fragments(dataset, arrow_filter)
+        groups = _fragments(dataset, arrow_filter, check)
         try:
             while True:
                 while len(pending) < _READ_AHEAD:
@@ -430,10 +490,10 @@ def _row_group_plan(dataset: Any) -> _Plan:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    return _Plan(lambda: schema, source)
+    return _Plan(lambda: full_schema, source)
 
 
-def _fragments(dataset: Any, arrow_filter: Any) -> Iterator[Any]:
+def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) -> Iterator[Any]:
     """The dataset's row groups as one fragment each, pruned by ``arrow_filter`` where it is usable."""
     if arrow_filter is not None:
         try:
@@ -443,6 +503,7 @@ def _fragments(dataset: Any, arrow_filter: Any) -> Iterator[Any]:
     if arrow_filter is None:
         files = list(dataset.get_fragments())
     for fragment in files:
+        check(fragment)
         try:
             groups = fragment.split_by_row_group(filter=arrow_filter, schema=dataset.schema) if arrow_filter is not None else None
         except Exception:
@@ -469,6 +530,7 @@ def _apply_row_options(lf: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFram
 _PARQUET_OPTIONS = {
     "n_rows", "row_index_name", "row_index_offset", "parallel", "use_statistics", "hive_partitioning", "glob",
     "hidden_file_prefix", "schema", "hive_schema", "try_parse_hive_dates", "low_memory", "cache",
+    "include_file_paths", "missing_columns", "extra_columns", "cast_options",
 }
 
 
