@@ -36,6 +36,7 @@ __all__ = [
     "BucketFileExistsError",
     "BucketFileNotFoundError",
     "FileVersionGoneError",
+    "InvalidFileError",
     "HubResponseError",
     "UploadError",
     "CommitError",
@@ -107,6 +108,10 @@ class BucketFileNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.Remote
 class FileVersionGoneError(BucketFileNotFoundError):
     """The version of a file that a scan listed (its Xet hash) is no longer in Xet storage: the file was
     overwritten or deleted and its old data collected. Nothing of a newer version was read; run the query again."""
+
+
+class InvalidFileError(BucketSinkError, ValueError):
+    """A file a scan read is not valid in the scan's format (e.g. a CSV matched by a Parquet glob)."""
 
 
 class BucketFileExistsError(BucketSinkError, FileExistsError):

@@ -187,6 +187,17 @@ class XetRanges:
         self.counter.add(len(data))
         return data
 
+    def blocks(self, entry: RemoteEntry) -> Iterator[bytes]:
+        """The whole file at the listed hash, as hf_xet's blocks arrive (for streamed parsing)."""
+        try:
+            for block in self._stream(entry, None, None):
+                self.counter.add(len(block))
+                yield block
+        except BucketFileNotFoundError:
+            raise
+        except Exception as exc:  # hf_xet's network failures
+            raise HubResponseError(f"Streaming {entry.uri} through Xet failed: {exc}. Retry.") from exc
+
     def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
         """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
         written = 0

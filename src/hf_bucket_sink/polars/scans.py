@@ -26,6 +26,7 @@ token cannot see fails at once, before any query runs.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import inspect
@@ -46,7 +47,7 @@ from typing import Any
 import polars as pl
 
 from hf_bucket_sink.core.credentials import resolve_credentials
-from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidOptionError
+from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidFileError, InvalidOptionError
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
 from hf_bucket_sink.core.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
@@ -293,7 +294,29 @@ def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[st
     dataset_schema = pl.Schema({**pl.Schema(file_schema), **{k: v for k, v in keys.items() if k not in pl.Schema(file_schema)}}) if file_schema else None
     drift = {k: options.pop(k) for k in ("missing_columns", "extra_columns", "cast_options") if k in options}
     paths_column = options.pop("include_file_paths", None)
-    dataset = ds.dataset(
+    with _arrow_errors(sources):
+        dataset = _dataset(sources, transport, partitioning, dataset_schema)
+    return _row_group_plan(dataset, sources, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column)
+
+
+@contextlib.contextmanager
+def _arrow_errors(sources: _Sources) -> Iterator[None]:
+    """pyarrow's complaints about a file's bytes as the project's typed error (ours pass through)."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except pa.ArrowException as exc:
+        raise InvalidFileError(
+            f"A file under {BUCKET_URI_PREFIX}{sources.base} could not be read as Parquet: {exc}. Nothing was "
+            "changed in the bucket. Narrow the source to the Parquet files (e.g. a '*.parquet' glob)."
+        ) from exc
+
+
+def _dataset(sources: _Sources, transport: RangeTransport, partitioning: Any, dataset_schema: pl.Schema | None) -> Any:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(
         [f"{e.bucket_id}/{e.path}" for e in sources.files],
         filesystem=_arrow_filesystem(sources.files, transport),
         format=ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)),
@@ -301,7 +324,6 @@ def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[st
         partition_base_dir=sources.base.rstrip("/"),
         schema=pl.DataFrame(schema=dataset_schema).to_arrow().schema if dataset_schema else None,
     )
-    return _row_group_plan(dataset, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column)
 
 
 class _DriftCheck:
@@ -399,7 +421,7 @@ def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
 _READ_AHEAD = 4
 
 
-def _row_group_plan(dataset: Any, *, check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None) -> _Plan:
+def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None) -> _Plan:
     """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
 
     pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
@@ -471,22 +493,23 @@ def _row_group_plan(dataset: Any, *, check: Callable[[Any], None] = lambda fragm
         pending: deque[Future[list[pl.DataFrame]]] = deque()
         groups = _fragments(dataset, arrow_filter, check)
         try:
-            while True:
-                while len(pending) < _READ_AHEAD:
-                    fragment = next(groups, None)
-                    if fragment is None:
-                        break
-                    pending.append(pool.submit(read_group, fragment))
-                if not pending:
-                    return
-                for df in pending.popleft().result():
-                    if remaining is not None:
-                        df = df.head(remaining)
-                        remaining -= df.height
-                    if df.height:
-                        yield df
-                    if remaining is not None and remaining <= 0:
+            with _arrow_errors(sources):
+                while True:
+                    while len(pending) < _READ_AHEAD:
+                        fragment = next(groups, None)
+                        if fragment is None:
+                            break
+                        pending.append(pool.submit(read_group, fragment))
+                    if not pending:
                         return
+                    for df in pending.popleft().result():
+                        if remaining is not None:
+                            df = df.head(remaining)
+                            remaining -= df.height
+                        if df.height:
+                            yield df
+                        if remaining is not None and remaining <= 0:
+                            return
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -614,7 +637,96 @@ def _local_plan(sources: _Sources, transport: XetRanges, reader: Callable[..., p
     return _Plan(lambda: native().collect_schema(), source)
 
 
+# --- CSV / NDJSON: streamed from Xet, parsed piece by piece -----------------------------------------
+
+
+def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dict[str, Any]) -> _Plan:
+    from hf_bucket_sink.polars import text_stream as ts
+
+    options.pop("glob", None)
+    options.pop("hidden_file_prefix", None)
+    options.pop("low_memory", None)
+    hive = options.pop("hive_partitioning", None)
+    hive = sources.is_directory if hive is None else bool(hive)
+    keys = _hive_schema(sources.files, sources.base, options.pop("hive_schema", None), bool(options.pop("try_parse_hive_dates", True)))
+    keys = keys if hive else pl.Schema()
+    paths_column = options.pop("include_file_paths", None)
+    quote = None
+    eol = b"\n"
+    if fmt == "csv":
+        q = options.get("quote_char", '"')
+        quote = q.encode() if q else None
+        eol = str(options.get("eol_char", "\n")).encode()
+
+    def pieces(entry: RemoteEntry) -> Iterator[bytes]:
+        return ts.records(ts.decompressed(transport.blocks(entry), ts.compression_of(entry.path)), quote=quote, eol=eol)
+
+    first: dict[str, Any] = {}
+
+    def file_schema() -> pl.Schema:
+        if "schema" in options and options["schema"] is not None:
+            return pl.Schema(options["schema"])
+        if "schema" not in first:
+            stream = pieces(sources.files[0])
+            try:
+                head = next(stream, b"")
+            finally:
+                stream.close()  # type: ignore[attr-defined]
+            first["schema"] = ts.infer_schema(fmt, head, options)
+        return first["schema"]  # type: ignore[no-any-return]
+
+    def schema() -> pl.Schema:
+        out = dict(file_schema())
+        out.update((k, v) for k, v in keys.items() if k not in out)
+        if paths_column:
+            out[paths_column] = pl.String()
+        return pl.Schema(out)
+
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        parsed = file_schema()
+        remaining = n_rows
+        header_wanted = fmt == "csv" and options.get("has_header", True)
+        for entry in sources.files:
+            values = _hive_values(entry, sources.base)
+            header = b""
+            stream = pieces(entry)
+            try:
+                for i, piece in enumerate(stream):
+                    if i == 0 and header_wanted:
+                        header = ts.first_record(piece, quote=quote, eol=eol)
+                        piece = piece[len(header):]
+                        if not piece:
+                            continue
+                    df = ts.parse_piece(fmt, piece, parsed, options, header=header)
+                    extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in parsed]
+                    if paths_column:
+                        extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
+                    if extra:
+                        df = df.with_columns(extra)
+                    if predicate is not None:
+                        df = df.filter(predicate)
+                    if with_columns is not None:
+                        df = df.select(with_columns)
+                    if remaining is not None:
+                        df = df.head(remaining)
+                        remaining -= df.height
+                    if df.height:
+                        yield df
+                    if remaining is not None and remaining <= 0:
+                        return
+            finally:
+                stream.close()  # type: ignore[attr-defined]
+
+    return _Plan(schema, batches)
+
+
 # --- public functions ---------------------------------------------------------------------------
+
+
+def _streamable(fmt: str, options: Mapping[str, Any], paths: Sequence[str]) -> bool:
+    from hf_bucket_sink.polars.text_stream import streamable
+
+    return streamable(fmt, options, paths)
 
 
 def _polars_reader(name: str) -> Callable[..., Any]:
@@ -664,6 +776,8 @@ class _LazyScan:
             for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
                 options.pop(ignored, None)
             return _parquet_plan(sources, ResolveRanges(hub), options)
+        if self.fmt in ("csv", "ndjson") and _streamable(self.fmt, options, [e.path for e in sources.files]):
+            return _stream_plan(sources, XetRanges(hub), self.fmt, options)
         return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
 
     def schema(self) -> pl.Schema:
@@ -687,8 +801,6 @@ def _static_schema(fmt: str, options: Mapping[str, Any]) -> pl.Schema | None:
     given = options.get("schema")
     if given is None or options.get("hive_partitioning") is not False or options.get("include_file_paths"):
         return None
-    if fmt != "parquet" and options.get("row_index_name"):
-        return None
     return pl.Schema(given)
 
 
@@ -708,7 +820,8 @@ def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, opti
         BucketPath.parse(os.fspath(one), kind="any")
     _check_options(polars_scan, options, _PARQUET_OPTIONS if fmt == "parquet" else None, f"scan_{fmt}", _HIVE_OPTIONS)
     options.pop("credential_provider", None)
-    row_options = {k: options.pop(k) for k in ("n_rows", "row_index_name", "row_index_offset") if k in options} if fmt == "parquet" else {}
+    # n_rows and the row index apply to the whole scan, as lazy steps Polars pushes into the source
+    row_options = {k: options.pop(k) for k in ("n_rows", "row_index_name", "row_index_offset") if k in options}
     lazy = _LazyScan(source, fmt, storage_options, options)
     static = _static_schema(fmt, options)
     lf = register_io_source(
