@@ -81,3 +81,29 @@ def test_records_never_cut_inside_quotes() -> None:
     pieces = list(text_stream.records(blocks, quote=b'"', size=2048))
     assert len(pieces) > 10 and b"".join(pieces) == data
     assert all(p.endswith(b"\n") and p.count(b'"') % 2 == 0 for p in pieces)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_a_pipe_streams_once_without_a_temporary_file(fmt: str, compress: bool, small_pieces: None, no_temp_files: None) -> None:
+    import os
+    import threading
+
+    data = encoded(fmt)
+    payload = gzip.compress(data) if compress else data
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb") as out:
+            for i in range(0, len(payload), 5000):
+                out.write(payload[i : i + 5000])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    with os.fdopen(read_end, "rb") as pipe:
+        lf = text_stream.scan_stream(pipe, fmt)
+        assert lf.collect_schema() == getattr(pl, f"read_{fmt}")(io.BytesIO(data)).schema
+        assert lf.collect().equals(getattr(pl, f"read_{fmt}")(io.BytesIO(data)))
+        with pytest.raises(hf_bucket_sink.InvalidOptionError, match="already read"):
+            lf.collect()
+    writer.join()

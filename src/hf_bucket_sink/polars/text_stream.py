@@ -14,13 +14,13 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from hf_bucket_sink.errors import InvalidOptionError
 
-__all__ = ["PIECE", "CSV_STREAM_OPTIONS", "NDJSON_STREAM_OPTIONS", "streamable", "compression_of", "decompressed", "records", "parse_piece", "infer_schema", "first_record"]
+__all__ = ["PIECE", "CSV_STREAM_OPTIONS", "NDJSON_STREAM_OPTIONS", "streamable", "compression_of", "decompressed", "records", "parse_piece", "infer_schema", "first_record", "scan_stream"]
 
 #: bytes parsed at once (a piece ends at the last record boundary after this many bytes)
 PIECE = 8 * 1024 * 1024
@@ -147,3 +147,76 @@ def parse_piece(fmt: str, data: bytes, schema: pl.Schema, options: Mapping[str, 
     if fmt == "csv":
         return pl.read_csv(io.BytesIO(header + data), schema=schema, **opts)
     return pl.read_ndjson(io.BytesIO(data), schema=schema, **opts)
+
+
+def scan_stream(stream: BinaryIO, fmt: str, **options: Any) -> pl.LazyFrame:
+    """A LazyFrame over CSV / NDJSON arriving on a non-seekable stream (stdin), read once, piece by piece.
+
+    >>> lf = scan_stream(sys.stdin.buffer, "csv", separator=";")   # nothing read yet
+    >>> lf.collect_schema()       # reads the first piece (kept for the read) to infer the schema
+
+    The stream is consumed by the first collect; a second collect raises ``InvalidOptionError``.
+    gzip input (magic bytes ``1f 8b``) is decompressed on the fly.
+    """
+    from polars.io.plugins import register_io_source
+
+    if fmt not in ("csv", "ndjson"):
+        raise InvalidOptionError(f"only CSV and NDJSON stream from a pipe, not {fmt!r}")
+    if not streamable(fmt, options, []):
+        raise InvalidOptionError(f"these {fmt} options need the whole input first: {sorted(options)}")
+    quote = None
+    eol = b"\n"
+    if fmt == "csv":
+        q = options.get("quote_char", '"')
+        quote = q.encode() if q else None
+        eol = str(options.get("eol_char", "\n")).encode()
+    state: dict[str, Any] = {}
+
+    def raw_blocks() -> Iterator[bytes]:
+        while block := stream.read(1024 * 1024):
+            yield block
+
+    def start() -> None:
+        if "pieces" in state:
+            return
+        blocks = raw_blocks()
+        head = next(blocks, b"")
+        compression = "gzip" if head[:2] == b"\x1f\x8b" else None
+        state["pieces"] = records(decompressed(_chain(head, blocks), compression), quote=quote, eol=eol)
+        state["first"] = next(state["pieces"], b"")
+        state["schema"] = pl.Schema(options["schema"]) if options.get("schema") is not None else infer_schema(fmt, state["first"], options)
+
+    def schema() -> pl.Schema:
+        start()
+        return state["schema"]  # type: ignore[no-any-return]
+
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        start()
+        if state.get("consumed"):
+            raise InvalidOptionError("the piped input was already read by an earlier collect: pipe it again")
+        state["consumed"] = True
+        first: bytes = state["first"]
+        header = first_record(first, quote=quote, eol=eol) if fmt == "csv" and options.get("has_header", True) else b""
+        remaining = n_rows
+        for i, piece in enumerate(_chain(first[len(header):], state["pieces"])):
+            if not piece:
+                continue
+            df = parse_piece(fmt, piece, state["schema"], options, header=header)
+            if predicate is not None:
+                df = df.filter(predicate)
+            if with_columns is not None:
+                df = df.select(with_columns)
+            if remaining is not None:
+                df = df.head(remaining)
+                remaining -= df.height
+            if df.height:
+                yield df
+            if remaining is not None and remaining <= 0:
+                return
+
+    return register_io_source(batches, schema=schema, explain_name=f"stdin {fmt}", explain_detail="streamed once, piece by piece")
+
+
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
