@@ -6,22 +6,28 @@
 
 or, after ``hf_bucket_sink.install()``, ``pl.scan_parquet("hf://buckets/...")``.
 
-How each format is read (docs/architecture.md, "Read path", has the measurements):
+Scans are lazy, as Polars' own: ``scan_*`` checks only the URI syntax and the option names. The
+listing, the footers and the credential check happen when Polars plans the query (each ``collect``,
+``sink_*``, ``explain``, ``collect_schema``), so a scan built before its files exist works once they
+do, and a scan collected twice sees the files of each moment. With ``schema=`` and
+``hive_partitioning=False`` the plan needs nothing from the network (``explain()`` with the Hub down).
+
+Every file is read at the Xet hash its listing gave (docs/read-path.md):
 
 - **Parquet** is read in place with byte ranges: a pyarrow dataset over :class:`RemoteFile`
-  objects, read by a Polars IO source one row group at a time (a few row groups in flight). Polars
-  pushes the projection and the predicate down; the source reads the footer and the needed column
-  chunks of only the row groups and hive partitions whose statistics can match (simple
-  ``col <op> literal`` comparisons and ``&`` of them), and applies the Polars predicate to every
-  batch. Memory is bounded by a few row groups (``pl.scan_pyarrow_dataset`` held GBs on
-  full-width scans: docs/benchmarks-read.md).
-- **CSV, NDJSON and IPC** have no column index to range-read, so each file is fetched whole with
-  hf_xet into a private temporary folder on first use and read there by Polars' own reader, with
-  every Polars option. Memory stays bounded (the streaming engine reads local files in pieces);
-  disk holds one copy until the LazyFrame (and every frame derived from it) is garbage-collected.
+  objects, read by a Polars IO source one row group at a time (a few row groups in flight), with
+  projection, predicate and row-group / hive-partition pruning pushed down. Ranged GETs are checked
+  against the listed hash and switch to a by-hash Xet read when the file changed since. Schema drift
+  between files is judged by Polars itself (:class:`_DriftCheck`).
+- **CSV and NDJSON** stream from Xet (gzip decompressed on the fly) and are parsed piece by piece
+  (polars/text_stream.py): memory is a few pieces, nothing on disk. Options a piece-wise parse
+  cannot honour exactly, zstd files, and **IPC** take the older path: a whole-file copy through
+  hf_xet into a private temporary folder, read there by Polars' own reader.
 
-Sources are listed when ``scan_*`` is called, so a missing file, an empty glob or a bucket the
-token cannot see fails at once, before any query runs.
+Errors: found while Polars plans (a missing file, a bad token) they arrive as Polars 2.1 wraps
+every exception of an IO plugin's schema callable: ``ComputeError("schema callable failed:
+BucketFileNotFoundError: …")``, the project's class name and message kept; found while reading,
+they are the project's typed errors themselves; schema drift gives Polars' own exception.
 """
 
 from __future__ import annotations
@@ -157,6 +163,9 @@ def _list_one(hub: HubClient, uri: str, fmt: str, *, glob: bool, hidden: Sequenc
             entry = RemoteEntry.from_listing(bucket, exact[0])
             return [entry], f"{bucket}/{target.path.rsplit('/', 1)[0] + '/' if '/' in target.path else ''}", False
     prefix = target.path if target.is_dir else target.path + "/"
+    committed = _manifest_entries(hub, bucket, prefix)
+    if committed is not None:  # a committed output: exactly its files, at its hashes
+        return committed, f"{bucket}/{prefix}", True
     entries = _directory_files(list(_files_under(hub, bucket, prefix)), prefix, fmt, hidden)
     if not entries:
         what = "folder" if target.is_dir else "file or folder"
@@ -165,6 +174,16 @@ def _list_one(hub: HubClient, uri: str, fmt: str, *, glob: bool, hidden: Sequenc
             f"`hf buckets ls {BUCKET_URI_PREFIX}{bucket}/{prefix.rsplit('/', 2)[0] if '/' in prefix.rstrip('/') else ''}`."
         )
     return entries, f"{bucket}/{prefix}", True
+
+
+def _manifest_entries(hub: HubClient, bucket_id: str, directory: str) -> list[RemoteEntry] | None:
+    """The files a directory's commit manifest lists (path, size, Xet hash), or None without one.
+
+    The one hook for committed outputs: the commit protocol's ``read_manifest(hub, bucket_id,
+    directory)`` (core/manifest.py on the ``commit`` branch, not yet in main) goes here, returning
+    ``sorted((RemoteEntry(bucket_id, f.path, f.size, f.xet_hash) for f in m.files), key=path)``.
+    Until it lands every directory is listed, and each file is still read at its listed hash."""
+    return None
 
 
 def _files_under(hub: HubClient, bucket_id: str, prefix: str) -> Iterator[RemoteEntry]:
@@ -843,14 +862,18 @@ def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = Non
     the row groups / hive partitions whose statistics can match are fetched (ranged GETs).
     ``options`` are Polars' ``scan_parquet`` options: ``n_rows``, ``row_index_name``,
     ``row_index_offset``, ``hive_partitioning`` (default: on for a folder), ``hive_schema``,
-    ``try_parse_hive_dates``, ``schema``, ``glob``, ``hidden_file_prefix`` (default ``.`` and ``_``);
+    ``try_parse_hive_dates``, ``schema``, ``glob``, ``hidden_file_prefix`` (default ``.`` and ``_``),
+    ``missing_columns``, ``extra_columns``, ``cast_options``, ``include_file_paths`` (bucket URIs);
     ``parallel``, ``use_statistics``, ``low_memory`` and ``cache`` are accepted and have no effect.
     ``storage_options`` takes ``token`` and ``endpoint`` as for the sinks.
 
-    Raises at once: ``InvalidBucketPathError`` / ``InvalidOptionError`` (ValueError);
-    ``BucketFileNotFoundError`` (FileNotFoundError) for a missing file or an empty glob;
-    ``BucketNotFoundError`` (FileNotFoundError) for a missing bucket or a private one the token
-    cannot see (the Hub answers 404 for both); ``AuthenticationError`` (PermissionError) for a bad token.
+    Raises at once: ``InvalidBucketPathError`` / ``InvalidOptionError`` (ValueError) for a malformed
+    URI, a local path in the list, or an option bucket scans do not take. When the query runs:
+    ``BucketFileNotFoundError`` for a missing file or an empty glob, ``BucketNotFoundError`` for a
+    missing bucket or a private one the token cannot see, ``AuthenticationError`` for a bad token
+    (wrapped by Polars in ``ComputeError`` when found while planning, see the module docstring);
+    ``FileVersionGoneError`` when a listed version is no longer stored; Polars' own
+    ``ColumnNotFoundError`` / ``SchemaError`` on schema drift, as on local files.
     """
     return _scan(source, "parquet", storage_options, options)
 
@@ -860,8 +883,9 @@ def scan_csv(source: Any, *, storage_options: Mapping[str, Any] | None = None, *
 
     >>> scan_csv("hf://buckets/me/b/flights.csv", try_parse_dates=True).filter(pl.col("dep_delay") > 0)
 
-    Each file is fetched whole through hf_xet on first use into a private temporary folder (CSV has
-    no index to range-read) and read there by Polars. Errors as :func:`scan_parquet`.
+    Streamed from Xet at the listed hash and parsed piece by piece (gzip too); options a piece-wise
+    parse cannot honour exactly, and zstd files, are read from a whole-file temporary copy instead.
+    Errors as :func:`scan_parquet`.
     """
     return _scan(source, "csv", storage_options, options)
 
