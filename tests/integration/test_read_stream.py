@@ -43,6 +43,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
         files = []
         for fmt in ("csv", "ndjson"):
             files += [(encoded(fmt), f"plain/data.{fmt}"), (gzip.compress(encoded(fmt)), f"gz/data.{fmt}.gz")]
+        ipc = io.BytesIO()
+        whole = frame(30_000)
+        # three chunks: three record batches, read one at a time
+        pl.concat([whole.slice(0, 10_000), whole.slice(10_000, 10_000), whole.slice(20_000)], rechunk=False).write_ipc(ipc)
+        files.append((ipc.getvalue(), "ipc/data.arrow"))
         api.batch_bucket_files(f"{h.user}/stream", add=files)
         yield h
 
@@ -107,3 +112,10 @@ def test_a_pipe_streams_once_without_a_temporary_file(fmt: str, compress: bool, 
         with pytest.raises(hf_bucket_sink.InvalidOptionError, match="already read"):
             lf.collect()
     writer.join()
+
+
+def test_ipc_reads_through_its_footer_one_record_batch_at_a_time(hub: LocalHub, no_temp_files: None) -> None:
+    expected = frame(30_000)
+    lf = hf_bucket_sink.scan_ipc(f"hf://buckets/{hub.user}/stream/ipc/data.arrow", storage_options={"token": hub.token, "endpoint": hub.url})
+    assert lf.collect().equals(expected)
+    assert lf.filter(pl.col("id") > 29_990).select("id").collect().equals(expected.filter(pl.col("id") > 29_990).select("id"))

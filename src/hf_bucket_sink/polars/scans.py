@@ -739,6 +739,68 @@ def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dic
     return _Plan(schema, batches)
 
 
+# --- IPC: the footer, then one record batch at a time, by range ----------------------------------
+
+#: scan_ipc options the range reader honours; others take the whole-file copy
+_IPC_RANGE_OPTIONS = {"glob", "hidden_file_prefix", "hive_partitioning", "hive_schema", "try_parse_hive_dates", "include_file_paths", "cache", "rechunk"}
+
+
+def _ipc_plan(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> _Plan:
+    """Arrow IPC files read through their footer: pyarrow's file reader over :class:`RemoteFile`
+    fetches the footer, then each record batch's byte range; memory is one record batch."""
+    import pyarrow.ipc as ipc
+
+    hive = options.pop("hive_partitioning", None)
+    hive = sources.is_directory if hive is None else bool(hive)
+    keys = _hive_schema(sources.files, sources.base, options.pop("hive_schema", None), bool(options.pop("try_parse_hive_dates", True)))
+    keys = keys if hive else pl.Schema()
+    paths_column = options.pop("include_file_paths", None)
+    blocks = BlockCache()
+
+    def open_reader(entry: RemoteEntry) -> Any:
+        with _arrow_errors(sources):
+            return ipc.open_file(RemoteFile(entry, transport, blocks))
+
+    first = open_reader(sources.files[0])
+    empty = pl.from_arrow(first.schema.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    file_schema = empty.schema
+    full = dict(file_schema)
+    full.update((k, v) for k, v in keys.items() if k not in full)
+    if paths_column:
+        full[paths_column] = pl.String()
+    schema = pl.Schema(full)
+
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        remaining = n_rows
+        for entry in sources.files:
+            reader = open_reader(entry) if entry is not sources.files[0] else first
+            values = _hive_values(entry, sources.base)
+            for i in range(reader.num_record_batches):
+                with _arrow_errors(sources):
+                    batch = reader.get_batch(i)
+                df = pl.from_arrow(batch)
+                assert isinstance(df, pl.DataFrame)
+                extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in file_schema]
+                if paths_column:
+                    extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
+                if extra:
+                    df = df.with_columns(extra)
+                if predicate is not None:
+                    df = df.filter(predicate)
+                if with_columns is not None:
+                    df = df.select(with_columns)
+                if remaining is not None:
+                    df = df.head(remaining)
+                    remaining -= df.height
+                if df.height:
+                    yield df
+                if remaining is not None and remaining <= 0:
+                    return
+
+    return _Plan(lambda: schema, batches)
+
+
 # --- public functions ---------------------------------------------------------------------------
 
 
@@ -795,6 +857,8 @@ class _LazyScan:
             for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
                 options.pop(ignored, None)
             return _parquet_plan(sources, ResolveRanges(hub), options)
+        if self.fmt == "ipc" and not set(options) - _IPC_RANGE_OPTIONS:
+            return _ipc_plan(sources, ResolveRanges(hub), options)
         if self.fmt in ("csv", "ndjson") and _streamable(self.fmt, options, [e.path for e in sources.files]):
             return _stream_plan(sources, XetRanges(hub), self.fmt, options)
         return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
@@ -896,7 +960,11 @@ def scan_ndjson(source: Any, *, storage_options: Mapping[str, Any] | None = None
 
 
 def scan_ipc(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
-    """Lazily scan Arrow IPC files in a bucket with every ``pl.scan_ipc`` option; see :func:`scan_csv`."""
+    """Lazily scan Arrow IPC files in a bucket; see :func:`scan_csv`.
+
+    Read through the file's footer and then one record batch at a time by byte range (no copy);
+    options other than hive / glob / ``include_file_paths`` / ``n_rows`` / ``row_index_*`` take a
+    whole-file temporary copy read by ``pl.scan_ipc``."""
     return _scan(source, "ipc", storage_options, options)
 
 
