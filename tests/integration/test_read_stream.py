@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pytest
 from huggingface_hub import HfApi
 
@@ -44,9 +46,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
         for fmt in ("csv", "ndjson"):
             files += [(encoded(fmt), f"plain/data.{fmt}"), (gzip.compress(encoded(fmt)), f"gz/data.{fmt}.gz")]
         ipc = io.BytesIO()
-        whole = frame(30_000)
-        # three chunks: three record batches, read one at a time
-        pl.concat([whole.slice(0, 10_000), whole.slice(10_000, 10_000), whole.slice(20_000)], rechunk=False).write_ipc(ipc)
+        table = frame(30_000).to_arrow()
+        with pa.ipc.new_file(ipc, table.schema) as writer:  # three record batches, read one at a time
+            for batch in table.to_batches(max_chunksize=10_000):
+                writer.write_batch(batch)
         files.append((ipc.getvalue(), "ipc/data.arrow"))
         api.batch_bucket_files(f"{h.user}/stream", add=files)
         yield h
@@ -117,5 +120,12 @@ def test_a_pipe_streams_once_without_a_temporary_file(fmt: str, compress: bool, 
 def test_ipc_reads_through_its_footer_one_record_batch_at_a_time(hub: LocalHub, no_temp_files: None) -> None:
     expected = frame(30_000)
     lf = hf_bucket_sink.scan_ipc(f"hf://buckets/{hub.user}/stream/ipc/data.arrow", storage_options={"token": hub.token, "endpoint": hub.url})
+    assert pa.ipc.open_file(io.BytesIO(encoded_ipc(hub))).num_record_batches == 3
     assert lf.collect().equals(expected)
     assert lf.filter(pl.col("id") > 29_990).select("id").collect().equals(expected.filter(pl.col("id") > 29_990).select("id"))
+
+
+def encoded_ipc(hub: LocalHub) -> bytes:
+    from huggingface_hub import HfFileSystem
+
+    return HfFileSystem(endpoint=hub.url, token=hub.token).read_bytes(f"buckets/{hub.user}/stream/ipc/data.arrow")  # type: ignore[no-any-return]
