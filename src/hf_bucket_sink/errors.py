@@ -35,6 +35,8 @@ __all__ = [
     "BucketNotFoundError",
     "BucketFileExistsError",
     "BucketFileNotFoundError",
+    "FileVersionGoneError",
+    "InvalidFileError",
     "HubResponseError",
     "UploadError",
     "CommitError",
@@ -101,6 +103,15 @@ class BucketNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.BucketNotF
 
 class BucketFileNotFoundError(_HubHTTPError, FileNotFoundError, hf_errors.RemoteEntryNotFoundError):
     """The bucket is visible but the file, folder or glob to read matches nothing in it."""
+
+
+class FileVersionGoneError(BucketFileNotFoundError):
+    """The version of a file that a scan listed (its Xet hash) is no longer in Xet storage: the file was
+    overwritten or deleted and its old data collected. Nothing of a newer version was read; run the query again."""
+
+
+class InvalidFileError(BucketSinkError, ValueError):
+    """A file a scan read is not valid in the scan's format (e.g. a CSV matched by a Parquet glob)."""
 
 
 class BucketFileExistsError(BucketSinkError, FileExistsError):

@@ -118,8 +118,9 @@ def test_polars_options_pass_through(uri: Callable[[str], str], opts: dict[str, 
     assert got["i"].to_list() == [0, 1, 2] and got["id"].to_list() == [0, 1, 2]
     csv = hf_bucket_sink.scan_csv(uri("single/data.csv"), storage_options=opts, schema_overrides={"id": pl.Int32}, n_rows=5)
     assert csv.collect_schema()["id"] == pl.Int32 and csv.collect().height == 5
-    with pytest.raises(InvalidOptionError, match="missing_columns"):
-        hf_bucket_sink.scan_parquet(uri("single/data.parquet"), storage_options=opts, missing_columns="insert")
+    assert hf_bucket_sink.scan_parquet(uri("single/data.parquet"), storage_options=opts, missing_columns="insert").collect().height == 1_000
+    with pytest.raises(InvalidOptionError, match="decryption"):  # a Polars option bucket scans do not take
+        hf_bucket_sink.scan_parquet(uri("single/data.parquet"), storage_options=opts, decryption=object())
 
 
 # --- folders, globs, hive --------------------------------------------------------------------------
@@ -133,7 +134,10 @@ def test_hive_glob_with_a_filter_on_the_key_reads_one_partition(hub: LocalHub, u
     fetched = resolve_bytes(hub) - before
     expected = sample().filter(pl.col("id") % 3 == 1).with_columns(k=pl.lit(2, pl.Int64))
     assert got.sort("id").equals(expected)
-    assert fetched <= len(encode(sample().filter(pl.col("id") % 3 == 1), "parquet"))  # one partition's file at most
+    # each collect lists again and reads the first file's footer for the schema (these test files are
+    # smaller than one 64 KiB footer read, so that is the whole first file); the other partitions: nothing
+    partition = max(len(encode(sample().filter(pl.col("id") % 3 == r), "parquet")) for r in range(3))
+    assert fetched <= 2 * partition
 
 
 def test_a_folder_is_hive_partitioned_and_skips_hidden_and_foreign_files(uri: Callable[[str], str], opts: dict[str, str]) -> None:
@@ -150,23 +154,25 @@ def test_a_folder_is_hive_partitioned_and_skips_hidden_and_foreign_files(uri: Ca
 
 @pytest.mark.parametrize("path", ["single/missing.parquet", "nowhere/**/*.parquet", "single/*.orc", "empty-folder/"])
 def test_missing_file_or_empty_glob_is_a_file_not_found_error(path: str, uri: Callable[[str], str], opts: dict[str, str]) -> None:
-    with pytest.raises(BucketFileNotFoundError, match="hf buckets ls") as info:
-        hf_bucket_sink.scan_parquet(uri(path), storage_options=opts)
-    assert isinstance(info.value, FileNotFoundError)
+    lf = hf_bucket_sink.scan_parquet(uri(path), storage_options=opts)  # lazy: nothing listed yet
+    # Polars 2.1 wraps whatever a plugin's schema callable raises in ComputeError; the typed error's
+    # class and text are kept in the message (docs/read-path.md, "Errors")
+    with pytest.raises(pl.exceptions.ComputeError, match="BucketFileNotFoundError.*hf buckets ls"):
+        lf.collect()
 
 
 def test_private_bucket_of_another_user_looks_missing(opts: dict[str, str]) -> None:
     # The Hub answers 404 for a private bucket the token cannot see (it does not reveal that it exists),
     # so the error is BucketNotFoundError, a FileNotFoundError, and its message names the token as a cause.
-    with pytest.raises(BucketNotFoundError, match="cannot see it") as info:
-        hf_bucket_sink.scan_parquet("hf://buckets/other/private/secret.parquet", storage_options=opts)
-    assert isinstance(info.value, FileNotFoundError)
+    lf = hf_bucket_sink.scan_parquet("hf://buckets/other/private/secret.parquet", storage_options=opts)
+    with pytest.raises(pl.exceptions.ComputeError, match=f"{BucketNotFoundError.__name__}.*cannot see it"):
+        lf.collect()
 
 
 def test_bad_token_and_bad_path_fail_before_any_read(hub: LocalHub, uri: Callable[[str], str]) -> None:
-    with pytest.raises(AuthenticationError) as info:
-        hf_bucket_sink.scan_parquet(uri("single/data.parquet"), storage_options={"token": "hf_wrong", "endpoint": hub.url})
-    assert isinstance(info.value, PermissionError)
+    lf = hf_bucket_sink.scan_parquet(uri("single/data.parquet"), storage_options={"token": "hf_wrong", "endpoint": hub.url})
+    with pytest.raises(pl.exceptions.ComputeError, match=AuthenticationError.__name__):
+        lf.collect()
     with pytest.raises(InvalidBucketPathError):
         hf_bucket_sink.scan_csv("hf://buckets/only-namespace", storage_options={"endpoint": hub.url})
 

@@ -313,11 +313,21 @@ def parse_sources(texts: Sequence[str], from_format: str | None, *, what: str = 
     return sources
 
 
+def _stdin_frame(fmt: str, args: argparse.Namespace) -> pl.LazyFrame:
+    """CSV / NDJSON on stdin as a stream read once, piece by piece (no temporary file)."""
+    from hf_bucket_sink.polars.text_stream import scan_stream
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InvalidOptionError("SRC '-' reads stdin, but nothing is piped in: e.g. `cat data.csv | hf-bucket-sink cp - ...`.")
+    return scan_stream(sys.stdin.buffer, fmt, **_reader_options(fmt, args, []))
+
+
 def _spool_stdin(stack: ExitStack, fmt: str) -> str:
-    """Copy stdin to a private temporary file in 1 MiB pieces and return its path.
+    """Copy stdin (Parquet / IPC: their readers need to seek) to a private temporary file in 1 MiB pieces.
 
     Polars' readers need a file they can seek (given a pipe they read it all into memory), so
-    stdin costs disk, not memory: one copy in ``$TMPDIR``, deleted when the command ends.
+    this stdin costs disk, not memory: one copy in ``$TMPDIR``, deleted when the command ends.
+    CSV and NDJSON do not come here: they stream (:func:`_stdin_frame`).
     """
     if sys.stdin is None or sys.stdin.isatty():
         raise InvalidOptionError("SRC '-' reads stdin, but nothing is piped in: e.g. `cat data.csv | hf-bucket-sink cp - ...`.")
@@ -366,13 +376,18 @@ def scan_sources(sources: Sequence[Source], args: argparse.Namespace, stack: Exi
     import polars as pl
 
     groups: dict[tuple[str, str], list[str]] = {}
+    frames_before: list[pl.LazyFrame] = []
     for source in sources:
+        if source.kind == "stdin" and source.fmt in ("csv", "ndjson"):
+            # CSV / NDJSON stream from the pipe piece by piece: no temporary copy, memory bounded
+            frames_before.append(_stdin_frame(source.fmt, args))
+            continue
         if source.kind == "stdin":
             path, kind = _spool_stdin(stack, source.fmt), "local"
         else:
             path, kind = (os.path.expanduser(source.text) if source.kind == "local" else source.text), source.kind
         groups.setdefault((kind, source.fmt), []).append(path)
-    frames = []
+    frames = frames_before
     for (kind, fmt), paths in groups.items():
         try:
             frames.append(_scan_group(kind, fmt, paths, args, options))

@@ -270,8 +270,12 @@ class HubClient:
         """The ``resolve`` URL that serves a file's bytes (slashes kept, the rest percent-encoded)."""
         return f"{self.creds.endpoint}/buckets/{bucket_id}/resolve/{quote(path, safe='/')}"
 
-    def read_range(self, bucket_id: str, path: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of a file with one ranged ``GET …/resolve/…`` (redirects followed)."""
+    def read_range(self, bucket_id: str, path: str, start: int, end: int, *, xet_hash: str | None = None) -> bytes | None:
+        """Bytes ``[start, end)`` of a file with one ranged ``GET …/resolve/…`` (redirects followed).
+
+        With ``xet_hash``, returns None instead of bytes when the Hub serves another version of the
+        file (its ``X-Xet-Hash``, on the answer or on the redirect, differs) or does not say which
+        version it serves: the caller then reads that version by hash (``XetRanges``)."""
         if end <= start:
             return b""
         action = f"reading bytes {start}-{end} of {path!r}"
@@ -294,6 +298,11 @@ class HubClient:
             )
         if response.status_code >= 400:
             self._raise(response, action=action, bucket_id=bucket_id)
+        if xet_hash is not None:
+            # the Hub names the version on its own answer (a 302 to the CDN in production); the CDN does not
+            served = [r.headers.get("X-Xet-Hash") for r in (*response.history, response)]
+            if xet_hash not in served or any(h is not None and h != xet_hash for h in served):
+                return None
         data = response.content
         if response.status_code == 200:  # a server that ignores Range sends everything: keep the slice
             data = data[start:end]

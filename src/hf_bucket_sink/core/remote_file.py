@@ -29,9 +29,10 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, Protocol
 
-from hf_bucket_sink.errors import BucketFileNotFoundError, HubResponseError, InvalidOptionError
+from hf_bucket_sink.errors import BucketFileNotFoundError, FileVersionGoneError, HubResponseError, InvalidOptionError
 from hf_bucket_sink.core.hub import HubClient, XetAccess
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX
 
@@ -92,16 +93,41 @@ class RangeTransport(Protocol):
 
 
 class ResolveRanges:
-    """Ranged ``GET …/resolve/…`` requests through :class:`~hf_bucket_sink.core.hub.HubClient` (typed errors)."""
+    """Ranged ``GET …/resolve/…`` requests through :class:`~hf_bucket_sink.core.hub.HubClient` (typed errors),
+    pinned to the listed version.
+
+    The resolve URL goes by path, so a file overwritten after the listing would hand over bytes of the
+    new version. Every answer names the version it serves (``X-Xet-Hash``); when that is not
+    ``entry.xet_hash``, this and every later read of the entry go by hash through :class:`XetRanges`,
+    which returns the listed version whole as long as Xet storage holds it
+    (:class:`~hf_bucket_sink.errors.FileVersionGoneError` once it does not). An unchanged file costs
+    nothing extra.
+    """
 
     def __init__(self, hub: HubClient) -> None:
         self.hub = hub
         self.counter = TransferCounter()
+        self._by_hash: XetRanges | None = None
+        self._moved: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def _xet(self) -> XetRanges:
+        with self._lock:
+            if self._by_hash is None:
+                self._by_hash = XetRanges(self.hub)
+                self._by_hash.counter = self.counter
+            return self._by_hash
 
     def read(self, entry: RemoteEntry, start: int, end: int) -> bytes:
-        data = self.hub.read_range(entry.bucket_id, entry.path, start, end)
-        self.counter.add(len(data))
-        return data
+        key = (entry.bucket_id, entry.path, entry.xet_hash)
+        if key not in self._moved:
+            data = self.hub.read_range(entry.bucket_id, entry.path, start, end, xet_hash=entry.xet_hash)
+            if data is not None:
+                self.counter.add(len(data))
+                return data
+            logger.info("%s changed since it was listed: reading the listed version by its Xet hash", entry.uri)
+            self._moved.add(key)
+        return self._xet().read(entry, start, end)
 
 
 class XetRanges:
@@ -134,15 +160,19 @@ class XetRanges:
                 )
             return group
 
-    def _stream(self, entry: RemoteEntry, start: int | None, end: int | None) -> Any:
+    def _stream(self, entry: RemoteEntry, start: int | None, end: int | None) -> Iterator[bytes]:
         import hf_xet
 
         try:
-            return self._group(entry.bucket_id).download_stream(hf_xet.XetFileInfo(entry.xet_hash, entry.size), start=start, end=end)
-        except hf_xet.XetObjectNotFoundError as exc:
-            raise BucketFileNotFoundError(
-                f"The data of {entry.uri} is missing from Xet storage ({exc}); the file was probably replaced "
-                "after the scan listed it. Run the query again."
+            # iterate here: hf_xet may raise "not found" on the first block rather than on the call
+            yield from self._group(entry.bucket_id).download_stream(hf_xet.XetFileInfo(entry.xet_hash, entry.size), start=start, end=end)
+        except Exception as exc:
+            if not _version_gone(exc, entry.xet_hash):
+                raise
+            raise FileVersionGoneError(
+                f"The version of {entry.uri} that the scan listed (Xet hash {entry.xet_hash[:12]}…) is gone from "
+                f"Xet storage ({exc}): the file was overwritten or deleted and its old data removed. No byte of "
+                "another version was read. Run the query again to read the current version."
             ) from exc
 
     def read(self, entry: RemoteEntry, start: int, end: int) -> bytes:
@@ -156,6 +186,17 @@ class XetRanges:
             raise HubResponseError(f"Reading bytes {start}-{end} of {entry.uri} through Xet failed: {exc}. Retry.") from exc
         self.counter.add(len(data))
         return data
+
+    def blocks(self, entry: RemoteEntry) -> Iterator[bytes]:
+        """The whole file at the listed hash, as hf_xet's blocks arrive (for streamed parsing)."""
+        try:
+            for block in self._stream(entry, None, None):
+                self.counter.add(len(block))
+                yield block
+        except BucketFileNotFoundError:
+            raise
+        except Exception as exc:  # hf_xet's network failures
+            raise HubResponseError(f"Streaming {entry.uri} through Xet failed: {exc}. Retry.") from exc
 
     def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
         """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
@@ -172,6 +213,17 @@ class XetRanges:
         if written != entry.size:
             raise HubResponseError(f"Downloading {entry.uri} through Xet gave {written} bytes, expected {entry.size}. Retry.")
         self.counter.add(written)
+
+
+def _version_gone(exc: BaseException, xet_hash: str) -> bool:
+    """Whether hf_xet failed because CAS has no reconstruction for ``xet_hash`` (the version is gone).
+
+    hf_xet 1.8 raises ``XetObjectNotFoundError`` for some of these and a generic error naming the
+    404 of ``/reconstructions/<hash>`` for others; both mean the same."""
+    import hf_xet
+
+    text = str(exc)
+    return isinstance(exc, hf_xet.XetObjectNotFoundError) or ("404" in text and f"reconstructions/{xet_hash}" in text)
 
 
 class BlockCache:

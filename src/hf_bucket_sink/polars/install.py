@@ -120,7 +120,9 @@ _read_originals: dict[str, Callable[..., Any]] = {}
 
 def _is_bucket_source(source: Any) -> bool:
     if isinstance(source, (list, tuple)):
-        return bool(source) and is_bucket_uri(source[0])
+        # any bucket entry routes the list to hf_bucket_sink, which refuses a mixed list with a clear
+        # message before the query runs (Polars itself would panic on the hf://buckets entry)
+        return any(is_bucket_uri(s) for s in source)
     return is_bucket_uri(source)
 
 

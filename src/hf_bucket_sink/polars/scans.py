@@ -6,27 +6,35 @@
 
 or, after ``hf_bucket_sink.install()``, ``pl.scan_parquet("hf://buckets/...")``.
 
-How each format is read (docs/architecture.md, "Read path", has the measurements):
+Scans are lazy, as Polars' own: ``scan_*`` checks only the URI syntax and the option names. The
+listing, the footers and the credential check happen when Polars plans the query (each ``collect``,
+``sink_*``, ``explain``, ``collect_schema``), so a scan built before its files exist works once they
+do, and a scan collected twice sees the files of each moment. With ``schema=`` and
+``hive_partitioning=False`` the plan needs nothing from the network (``explain()`` with the Hub down).
+
+Every file is read at the Xet hash its listing gave (docs/read-path.md):
 
 - **Parquet** is read in place with byte ranges: a pyarrow dataset over :class:`RemoteFile`
-  objects, read by a Polars IO source one row group at a time (a few row groups in flight). Polars
-  pushes the projection and the predicate down; the source reads the footer and the needed column
-  chunks of only the row groups and hive partitions whose statistics can match (simple
-  ``col <op> literal`` comparisons and ``&`` of them), and applies the Polars predicate to every
-  batch. Memory is bounded by a few row groups (``pl.scan_pyarrow_dataset`` held GBs on
-  full-width scans: docs/benchmarks-read.md).
-- **CSV, NDJSON and IPC** have no column index to range-read, so each file is fetched whole with
-  hf_xet into a private temporary folder on first use and read there by Polars' own reader, with
-  every Polars option. Memory stays bounded (the streaming engine reads local files in pieces);
-  disk holds one copy until the LazyFrame (and every frame derived from it) is garbage-collected.
+  objects, read by a Polars IO source one row group at a time (a few row groups in flight), with
+  projection, predicate and row-group / hive-partition pruning pushed down. Ranged GETs are checked
+  against the listed hash and switch to a by-hash Xet read when the file changed since. Schema drift
+  between files is judged by Polars itself (:class:`_DriftCheck`).
+- **CSV and NDJSON** stream from Xet (gzip decompressed on the fly) and are parsed piece by piece
+  (polars/text_stream.py): memory is a few pieces, nothing on disk. Options a piece-wise parse
+  cannot honour exactly, zstd files, and **IPC** take the older path: a whole-file copy through
+  hf_xet into a private temporary folder, read there by Polars' own reader.
 
-Sources are listed when ``scan_*`` is called, so a missing file, an empty glob or a bucket the
-token cannot see fails at once, before any query runs.
+Errors: found while Polars plans (a missing file, a bad token) they arrive as Polars 2.1 wraps
+every exception of an IO plugin's schema callable: ``ComputeError("schema callable failed:
+BucketFileNotFoundError: …")``, the project's class name and message kept; found while reading,
+they are the project's typed errors themselves; schema drift gives Polars' own exception.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import io
 import inspect
 import logging
 import os
@@ -45,7 +53,7 @@ from typing import Any
 import polars as pl
 
 from hf_bucket_sink.core.credentials import resolve_credentials
-from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidOptionError
+from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidFileError, InvalidOptionError
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
 from hf_bucket_sink.core.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
@@ -155,6 +163,9 @@ def _list_one(hub: HubClient, uri: str, fmt: str, *, glob: bool, hidden: Sequenc
             entry = RemoteEntry.from_listing(bucket, exact[0])
             return [entry], f"{bucket}/{target.path.rsplit('/', 1)[0] + '/' if '/' in target.path else ''}", False
     prefix = target.path if target.is_dir else target.path + "/"
+    committed = _manifest_entries(hub, bucket, prefix)
+    if committed is not None:  # a committed output: exactly its files, at its hashes
+        return committed, f"{bucket}/{prefix}", True
     entries = _directory_files(list(_files_under(hub, bucket, prefix)), prefix, fmt, hidden)
     if not entries:
         what = "folder" if target.is_dir else "file or folder"
@@ -163,6 +174,16 @@ def _list_one(hub: HubClient, uri: str, fmt: str, *, glob: bool, hidden: Sequenc
             f"`hf buckets ls {BUCKET_URI_PREFIX}{bucket}/{prefix.rsplit('/', 2)[0] if '/' in prefix.rstrip('/') else ''}`."
         )
     return entries, f"{bucket}/{prefix}", True
+
+
+def _manifest_entries(hub: HubClient, bucket_id: str, directory: str) -> list[RemoteEntry] | None:
+    """The files a directory's commit manifest lists (path, size, Xet hash), or None without one.
+
+    The one hook for committed outputs: the commit protocol's ``read_manifest(hub, bucket_id,
+    directory)`` (core/manifest.py on the ``commit`` branch, not yet in main) goes here, returning
+    ``sorted((RemoteEntry(bucket_id, f.path, f.size, f.xet_hash) for f in m.files), key=path)``.
+    Until it lands every directory is listed, and each file is still read at its listed hash."""
+    return None
 
 
 def _files_under(hub: HubClient, bucket_id: str, prefix: str) -> Iterator[RemoteEntry]:
@@ -275,28 +296,94 @@ def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport)
     return pafs.PyFileSystem(_BucketHandler())
 
 
-def _parquet_frame(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> pl.LazyFrame:
+def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> _Plan:
     import pyarrow.dataset as ds
 
     hive = options.pop("hive_partitioning", None)
     hive = sources.is_directory if hive is None else bool(hive)
     hive_schema = options.pop("hive_schema", None)
     partitioning = None
+    keys = pl.Schema()
     if hive:
-        schema = _hive_schema(sources.files, sources.base, hive_schema, bool(options.pop("try_parse_hive_dates", True)))
-        if len(schema):
-            partitioning = ds.partitioning(pl.DataFrame(schema=schema).to_arrow().schema, flavor="hive")
+        keys = _hive_schema(sources.files, sources.base, hive_schema, bool(options.pop("try_parse_hive_dates", True)))
+        if len(keys):
+            partitioning = ds.partitioning(pl.DataFrame(schema=keys).to_arrow().schema, flavor="hive")
     file_schema = options.pop("schema", None)
-    dataset = ds.dataset(
+    # a given schema names the files' columns; hive keys come after them, as in Polars
+    dataset_schema = pl.Schema({**pl.Schema(file_schema), **{k: v for k, v in keys.items() if k not in pl.Schema(file_schema)}}) if file_schema else None
+    drift = {k: options.pop(k) for k in ("missing_columns", "extra_columns", "cast_options") if k in options}
+    paths_column = options.pop("include_file_paths", None)
+    with _arrow_errors(sources):
+        dataset = _dataset(sources, transport, partitioning, dataset_schema)
+    return _row_group_plan(dataset, sources, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column)
+
+
+@contextlib.contextmanager
+def _arrow_errors(sources: _Sources) -> Iterator[None]:
+    """pyarrow's complaints about a file's bytes as the project's typed error (ours pass through)."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except pa.ArrowException as exc:
+        raise InvalidFileError(
+            f"A file under {BUCKET_URI_PREFIX}{sources.base} could not be read as Parquet: {exc}. Nothing was "
+            "changed in the bucket. Narrow the source to the Parquet files (e.g. a '*.parquet' glob)."
+        ) from exc
+
+
+def _dataset(sources: _Sources, transport: RangeTransport, partitioning: Any, dataset_schema: pl.Schema | None) -> Any:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(
         [f"{e.bucket_id}/{e.path}" for e in sources.files],
         filesystem=_arrow_filesystem(sources.files, transport),
         format=ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)),
         partitioning=partitioning,
         partition_base_dir=sources.base.rstrip("/"),
-        schema=pl.DataFrame(schema=file_schema).to_arrow().schema if file_schema else None,
+        schema=pl.DataFrame(schema=dataset_schema).to_arrow().schema if dataset_schema else None,
     )
-    lf = _row_group_scan(dataset, len(sources.files), sources.base)
-    return _apply_row_options(lf, options)
+
+
+class _DriftCheck:
+    """Raise what Polars raises on the same files for missing / extra columns and type changes.
+
+    Polars is the judge: the first file's schema and each file's schema (from their footers, which the
+    read needs anyway) are written as empty Parquet files in memory, and Polars' own ``scan_parquet`` of
+    the pair, with the user's ``schema`` / ``missing_columns`` / ``extra_columns`` / ``cast_options``,
+    raises its own exception (``ColumnNotFoundError``, ``SchemaError``) with its own message, or
+    passes. Files are checked as they are read, so hive partitions pruned away cost no footer read.
+    The read aligns every file to the first one's (or the given) schema as Polars does: pyarrow's
+    dataset fills missing columns with nulls, drops extra ones and casts to the target type."""
+
+    def __init__(self, dataset: Any, given: Any, options: Mapping[str, Any]) -> None:
+        self.dataset = dataset
+        self.given = given
+        self.options = dict(options)
+        self._first: io.BytesIO | None = None
+
+    @staticmethod
+    def _empty(fragment: Any) -> bytes:
+        import pyarrow.parquet as pq
+
+        import pyarrow as pa
+
+        # one row of nulls, not an empty table: Polars does not check the schema of a file without rows
+        schema = fragment.physical_schema
+        out = io.BytesIO()
+        pq.write_table(pa.table([pa.nulls(1, f.type) for f in schema], schema=schema), out)
+        return out.getvalue()
+
+    def __call__(self, fragment: Any) -> None:
+        if self._first is None:
+            first = next(iter(self.dataset.get_fragments()))
+            self._first = io.BytesIO(self._empty(first))
+            if first.path == fragment.path and self.given is None:
+                return
+        sources = [io.BytesIO(self._first.getvalue()), io.BytesIO(self._empty(fragment))]
+        if self.given is not None:
+            sources = sources[1:]
+        _polars_reader("scan_parquet")(sources, schema=self.given, hive_partitioning=False, **self.options).collect()
 
 
 # Polars comparison operators (as named in a serialized expression) and their pyarrow twins;
@@ -353,7 +440,7 @@ def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
 _READ_AHEAD = 4
 
 
-def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
+def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None) -> _Plan:
     """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
 
     pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
@@ -361,12 +448,13 @@ def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
     partitions whose statistics cannot match are skipped; the Polars predicate is applied to every
     batch regardless, so pruning only saves reads."""
     import pyarrow as pa
-    from polars.io.plugins import register_io_source
 
     empty = pl.from_arrow(dataset.schema.empty_table())
     assert isinstance(empty, pl.DataFrame)
     schema = empty.schema
     names = set(schema.names())
+    # Polars puts the file path column last (after hive keys), a String
+    full_schema = pl.Schema({**schema, paths_column: pl.String()}) if paths_column else schema
     # read view types as large ones: Arrow's filter has no kernel for views, and Polars converts either
     read_schema = dataset.schema
     for i, field in enumerate(read_schema):
@@ -375,8 +463,13 @@ def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
             read_schema = read_schema.set(i, field.with_type(wide))
 
     def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
-        wanted = list(with_columns) if with_columns is not None else schema.names()
-        needed = set(wanted) | (set(predicate.meta.root_names()) if predicate is not None else set())
+        wanted = list(with_columns) if with_columns is not None else full_schema.names()
+        late = None  # a predicate on the file path column runs after the column is added
+        if predicate is not None and paths_column is not None and paths_column in predicate.meta.root_names():
+            late, predicate = predicate, None
+        with_path = paths_column is not None and (paths_column in wanted or late is not None)
+        wanted = [n for n in wanted if n != paths_column]
+        needed = set(wanted) | (set(predicate.meta.root_names()) if predicate is not None else set()) | (set(late.meta.root_names()) - {paths_column} if late is not None else set())
         columns = [n for n in schema.names() if n in needed]
         arrow_filter = _arrow_filter(predicate, names) if predicate is not None else None
         predicate_columns = [n for n in columns if predicate is not None and n in predicate.meta.root_names()]
@@ -400,9 +493,15 @@ def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
                         batch = batch.filter(mask.to_arrow())
                         if batch.num_rows == 0:
                             continue
-                df = pl.from_arrow(batch.select(wanted))
+                df = pl.from_arrow(batch.select(sorted(needed if late is not None else wanted, key=full_schema.names().index)))
                 assert isinstance(df, pl.DataFrame)
-                frames.append(df)
+                if with_path:
+                    df = df.with_columns(pl.lit(BUCKET_URI_PREFIX + fragment.path, dtype=pl.String).alias(paths_column))
+                if late is not None:
+                    df = df.filter(late)
+                df = df.select([n for n in (with_columns if with_columns is not None else full_schema.names())])
+                if df.height:
+                    frames.append(df)
             return frames
 
         remaining = n_rows
@@ -411,36 +510,32 @@ def _row_group_scan(dataset: Any, n_files: int, base: str) -> pl.LazyFrame:
         # read _READ_AHEAD row groups at once (each is one round trip): memory is that many row groups
         pool = ThreadPoolExecutor(max_workers=_READ_AHEAD, thread_name_prefix="hf-bucket-scan")
         pending: deque[Future[list[pl.DataFrame]]] = deque()
-        groups = _fragments(dataset, arrow_filter)
+        groups = _fragments(dataset, arrow_filter, check)
         try:
-            while True:
-                while len(pending) < _READ_AHEAD:
-                    fragment = next(groups, None)
-                    if fragment is None:
-                        break
-                    pending.append(pool.submit(read_group, fragment))
-                if not pending:
-                    return
-                for df in pending.popleft().result():
-                    if remaining is not None:
-                        df = df.head(remaining)
-                        remaining -= df.height
-                    if df.height:
-                        yield df
-                    if remaining is not None and remaining <= 0:
+            with _arrow_errors(sources):
+                while True:
+                    while len(pending) < _READ_AHEAD:
+                        fragment = next(groups, None)
+                        if fragment is None:
+                            break
+                        pending.append(pool.submit(read_group, fragment))
+                    if not pending:
                         return
+                    for df in pending.popleft().result():
+                        if remaining is not None:
+                            df = df.head(remaining)
+                            remaining -= df.height
+                        if df.height:
+                            yield df
+                        if remaining is not None and remaining <= 0:
+                            return
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    return register_io_source(
-        source,
-        schema=schema,
-        explain_name="hf-buckets parquet",
-        explain_detail=f"{n_files} file(s) under {BUCKET_URI_PREFIX}{base}, read by row group",
-    )
+    return _Plan(lambda: full_schema, source)
 
 
-def _fragments(dataset: Any, arrow_filter: Any) -> Iterator[Any]:
+def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) -> Iterator[Any]:
     """The dataset's row groups as one fragment each, pruned by ``arrow_filter`` where it is usable."""
     if arrow_filter is not None:
         try:
@@ -450,6 +545,7 @@ def _fragments(dataset: Any, arrow_filter: Any) -> Iterator[Any]:
     if arrow_filter is None:
         files = list(dataset.get_fragments())
     for fragment in files:
+        check(fragment)
         try:
             groups = fragment.split_by_row_group(filter=arrow_filter, schema=dataset.schema) if arrow_filter is not None else None
         except Exception:
@@ -476,6 +572,7 @@ def _apply_row_options(lf: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFram
 _PARQUET_OPTIONS = {
     "n_rows", "row_index_name", "row_index_offset", "parallel", "use_statistics", "hive_partitioning", "glob",
     "hidden_file_prefix", "schema", "hive_schema", "try_parse_hive_dates", "low_memory", "cache",
+    "include_file_paths", "missing_columns", "extra_columns", "cast_options",
 }
 
 
@@ -515,9 +612,7 @@ class _LocalCopies:
         return self._root
 
 
-def _local_frame(sources: _Sources, transport: XetRanges, reader: Callable[..., pl.LazyFrame], options: dict[str, Any], fmt: str) -> pl.LazyFrame:
-    from polars.io.plugins import register_io_source
-
+def _local_plan(sources: _Sources, transport: XetRanges, reader: Callable[..., pl.LazyFrame], options: dict[str, Any]) -> _Plan:
     copies = _LocalCopies(sources, transport)
     options.pop("glob", None)  # the file list is explicit
     options.pop("hidden_file_prefix", None)
@@ -558,15 +653,161 @@ def _local_frame(sources: _Sources, transport: XetRanges, reader: Callable[..., 
             lf = lf.head(n_rows)
         yield from lf.collect_batches(chunk_size=batch_size)
 
-    return register_io_source(
-        source,
-        schema=lambda: native().collect_schema(),
-        explain_name=f"hf-buckets {fmt}",
-        explain_detail=f"{len(sources.files)} file(s) under {BUCKET_URI_PREFIX}{sources.base}",
-    )
+    return _Plan(lambda: native().collect_schema(), source)
+
+
+# --- CSV / NDJSON: streamed from Xet, parsed piece by piece -----------------------------------------
+
+
+def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dict[str, Any]) -> _Plan:
+    from hf_bucket_sink.polars import text_stream as ts
+
+    options.pop("glob", None)
+    options.pop("hidden_file_prefix", None)
+    options.pop("low_memory", None)
+    hive = options.pop("hive_partitioning", None)
+    hive = sources.is_directory if hive is None else bool(hive)
+    keys = _hive_schema(sources.files, sources.base, options.pop("hive_schema", None), bool(options.pop("try_parse_hive_dates", True)))
+    keys = keys if hive else pl.Schema()
+    paths_column = options.pop("include_file_paths", None)
+    quote = None
+    eol = b"\n"
+    if fmt == "csv":
+        q = options.get("quote_char", '"')
+        quote = q.encode() if q else None
+        eol = str(options.get("eol_char", "\n")).encode()
+
+    def pieces(entry: RemoteEntry) -> Iterator[bytes]:
+        return ts.records(ts.decompressed(transport.blocks(entry), ts.compression_of(entry.path)), quote=quote, eol=eol)
+
+    first: dict[str, Any] = {}
+
+    def file_schema() -> pl.Schema:
+        if "schema" in options and options["schema"] is not None:
+            return pl.Schema(options["schema"])
+        if "schema" not in first:
+            stream = pieces(sources.files[0])
+            try:
+                head = next(stream, b"")
+            finally:
+                stream.close()  # type: ignore[attr-defined]
+            first["schema"] = ts.infer_schema(fmt, head, options)
+        return first["schema"]  # type: ignore[no-any-return]
+
+    def schema() -> pl.Schema:
+        out = dict(file_schema())
+        out.update((k, v) for k, v in keys.items() if k not in out)
+        if paths_column:
+            out[paths_column] = pl.String()
+        return pl.Schema(out)
+
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        parsed = file_schema()
+        remaining = n_rows
+        header_wanted = fmt == "csv" and options.get("has_header", True)
+        for entry in sources.files:
+            values = _hive_values(entry, sources.base)
+            header = b""
+            stream = pieces(entry)
+            try:
+                for i, piece in enumerate(stream):
+                    if i == 0 and header_wanted:
+                        header = ts.first_record(piece, quote=quote, eol=eol)
+                        piece = piece[len(header):]
+                        if not piece:
+                            continue
+                    df = ts.parse_piece(fmt, piece, parsed, options, header=header)
+                    extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in parsed]
+                    if paths_column:
+                        extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
+                    if extra:
+                        df = df.with_columns(extra)
+                    if predicate is not None:
+                        df = df.filter(predicate)
+                    if with_columns is not None:
+                        df = df.select(with_columns)
+                    if remaining is not None:
+                        df = df.head(remaining)
+                        remaining -= df.height
+                    if df.height:
+                        yield df
+                    if remaining is not None and remaining <= 0:
+                        return
+            finally:
+                stream.close()  # type: ignore[attr-defined]
+
+    return _Plan(schema, batches)
+
+
+# --- IPC: the footer, then one record batch at a time, by range ----------------------------------
+
+#: scan_ipc options the range reader honours; others take the whole-file copy
+_IPC_RANGE_OPTIONS = {"glob", "hidden_file_prefix", "hive_partitioning", "hive_schema", "try_parse_hive_dates", "include_file_paths", "cache", "rechunk"}
+
+
+def _ipc_plan(sources: _Sources, transport: RangeTransport, options: dict[str, Any]) -> _Plan:
+    """Arrow IPC files read through their footer: pyarrow's file reader over :class:`RemoteFile`
+    fetches the footer, then each record batch's byte range; memory is one record batch."""
+    import pyarrow.ipc as ipc
+
+    hive = options.pop("hive_partitioning", None)
+    hive = sources.is_directory if hive is None else bool(hive)
+    keys = _hive_schema(sources.files, sources.base, options.pop("hive_schema", None), bool(options.pop("try_parse_hive_dates", True)))
+    keys = keys if hive else pl.Schema()
+    paths_column = options.pop("include_file_paths", None)
+    blocks = BlockCache()
+
+    def open_reader(entry: RemoteEntry) -> Any:
+        with _arrow_errors(sources):
+            return ipc.open_file(RemoteFile(entry, transport, blocks))
+
+    first = open_reader(sources.files[0])
+    empty = pl.from_arrow(first.schema.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    file_schema = empty.schema
+    full = dict(file_schema)
+    full.update((k, v) for k, v in keys.items() if k not in full)
+    if paths_column:
+        full[paths_column] = pl.String()
+    schema = pl.Schema(full)
+
+    def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        remaining = n_rows
+        for entry in sources.files:
+            reader = open_reader(entry) if entry is not sources.files[0] else first
+            values = _hive_values(entry, sources.base)
+            for i in range(reader.num_record_batches):
+                with _arrow_errors(sources):
+                    batch = reader.get_batch(i)
+                df = pl.from_arrow(batch)
+                assert isinstance(df, pl.DataFrame)
+                extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in file_schema]
+                if paths_column:
+                    extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
+                if extra:
+                    df = df.with_columns(extra)
+                if predicate is not None:
+                    df = df.filter(predicate)
+                if with_columns is not None:
+                    df = df.select(with_columns)
+                if remaining is not None:
+                    df = df.head(remaining)
+                    remaining -= df.height
+                if df.height:
+                    yield df
+                if remaining is not None and remaining <= 0:
+                    return
+
+    return _Plan(lambda: schema, batches)
 
 
 # --- public functions ---------------------------------------------------------------------------
+
+
+def _streamable(fmt: str, options: Mapping[str, Any], paths: Sequence[str]) -> bool:
+    from hf_bucket_sink.polars.text_stream import streamable
+
+    return streamable(fmt, options, paths)
 
 
 def _polars_reader(name: str) -> Callable[..., Any]:
@@ -575,24 +816,104 @@ def _polars_reader(name: str) -> Callable[..., Any]:
     return getattr(function, "__hf_bucket_sink_original__", function)  # type: ignore[no-any-return]
 
 
+_Batches = Callable[[list[str] | None, pl.Expr | None, int | None, int | None], Iterator[pl.DataFrame]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One resolution of a scan: the listed files' schema and a reader of their batches."""
+
+    schema: Callable[[], pl.Schema]
+    batches: _Batches
+
+
+class _LazyScan:
+    """Everything that touches the network, done when Polars runs the query, as its own scans do.
+
+    Polars asks for the schema once per ``collect`` / ``sink_*`` / ``explain`` and then reads the
+    batches, so the listing (and the footers, and the credential check) happen at that moment: a scan
+    built before its files exist works once they do, and a scan collected twice sees new files.
+    The batches of a collect read exactly the files (at the Xet hashes) its schema was taken from.
+    """
+
+    def __init__(self, source: Any, fmt: str, storage_options: Mapping[str, Any] | None, options: dict[str, Any]) -> None:
+        self.source = source
+        self.fmt = fmt
+        self.storage_options = dict(storage_options) if storage_options is not None else None
+        self.options = options
+        self._lock = threading.Lock()
+        self._pending: _Plan | None = None
+
+    def resolve(self) -> _Plan:
+        options = dict(self.options)
+        hub = HubClient(resolve_credentials(self.storage_options))
+        hidden = options.get("hidden_file_prefix") or (".", "_")
+        hidden = (hidden,) if isinstance(hidden, str) else tuple(hidden)
+        sources = list_sources(hub, self.source, self.fmt, glob=bool(options.get("glob", True)), hidden=hidden)
+        logger.info("scanning %d %s file(s) under %s%s", len(sources.files), self.fmt, BUCKET_URI_PREFIX, sources.base)
+        if self.fmt == "parquet":
+            options.pop("glob", None)
+            options.pop("hidden_file_prefix", None)
+            for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
+                options.pop(ignored, None)
+            return _parquet_plan(sources, ResolveRanges(hub), options)
+        if self.fmt == "ipc" and not set(options) - _IPC_RANGE_OPTIONS:
+            return _ipc_plan(sources, ResolveRanges(hub), options)
+        if self.fmt in ("csv", "ndjson") and _streamable(self.fmt, options, [e.path for e in sources.files]):
+            return _stream_plan(sources, XetRanges(hub), self.fmt, options)
+        return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
+
+    def schema(self) -> pl.Schema:
+        plan = self.resolve()
+        schema = plan.schema()
+        with self._lock:
+            self._pending = plan
+        return schema
+
+    def batches(self, with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        with self._lock:
+            plan, self._pending = self._pending, None
+        if plan is None:  # Polars took the schema from the user's ``schema=`` or an earlier call
+            plan = self.resolve()
+        yield from plan.batches(with_columns, predicate, n_rows, batch_size)
+
+
+def _static_schema(fmt: str, options: Mapping[str, Any]) -> pl.Schema | None:
+    """The frame's schema when the options fix it without reading anything (so ``explain()`` needs no
+    network): ``schema=`` given, and no hive columns to discover (``hive_partitioning=False``)."""
+    given = options.get("schema")
+    if given is None or options.get("hive_partitioning") is not False or options.get("include_file_paths"):
+        return None
+    return pl.Schema(given)
+
+
 def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, options: dict[str, Any]) -> pl.LazyFrame:
+    from polars.io.plugins import register_io_source
+
     polars_scan = _polars_reader(f"scan_{fmt}")
-    if isinstance(source, (str, os.PathLike)):
-        BucketPath.parse(source, kind="any")  # a malformed URI fails before credentials are read
+    sources = list(source) if isinstance(source, (list, tuple)) else [source]
+    if not sources:
+        raise InvalidOptionError("The source list is empty: pass at least one hf://buckets/<ns>/<bucket>/<path> URI.")
+    for one in sources:  # syntax only: malformed URIs and local paths fail before the query is built
+        if not isinstance(one, (str, os.PathLike)) or not is_bucket_uri(one):
+            raise InvalidOptionError(
+                f"Every source must be an hf://buckets URI when one is; got {one!r}. Read local files with "
+                "Polars itself and pl.concat the frames."
+            )
+        BucketPath.parse(os.fspath(one), kind="any")
     _check_options(polars_scan, options, _PARQUET_OPTIONS if fmt == "parquet" else None, f"scan_{fmt}", _HIVE_OPTIONS)
     options.pop("credential_provider", None)
-    hub = HubClient(resolve_credentials(storage_options))
-    hidden = options.get("hidden_file_prefix") or (".", "_")
-    hidden = (hidden,) if isinstance(hidden, str) else tuple(hidden)
-    sources = list_sources(hub, source, fmt, glob=bool(options.get("glob", True)), hidden=hidden)
-    logger.info("scanning %d %s file(s) under %s%s", len(sources.files), fmt, BUCKET_URI_PREFIX, sources.base)
-    if fmt == "parquet":
-        options.pop("glob", None)
-        options.pop("hidden_file_prefix", None)
-        for ignored in ("parallel", "use_statistics", "low_memory", "cache"):
-            options.pop(ignored, None)
-        return _parquet_frame(sources, ResolveRanges(hub), options)
-    return _local_frame(sources, XetRanges(hub), polars_scan, options, fmt)
+    # n_rows and the row index apply to the whole scan, as lazy steps Polars pushes into the source
+    row_options = {k: options.pop(k) for k in ("n_rows", "row_index_name", "row_index_offset") if k in options}
+    lazy = _LazyScan(source, fmt, storage_options, options)
+    static = _static_schema(fmt, options)
+    lf = register_io_source(
+        lazy.batches,
+        schema=static if static is not None else lazy.schema,
+        explain_name=f"hf-buckets {fmt}",
+        explain_detail=f"{BUCKET_URI_PREFIX}{', '.join(map(str, sources))[len(BUCKET_URI_PREFIX):]} (listed when the query runs)",
+    )
+    return _apply_row_options(lf, row_options)
 
 
 def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
@@ -605,14 +926,18 @@ def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = Non
     the row groups / hive partitions whose statistics can match are fetched (ranged GETs).
     ``options`` are Polars' ``scan_parquet`` options: ``n_rows``, ``row_index_name``,
     ``row_index_offset``, ``hive_partitioning`` (default: on for a folder), ``hive_schema``,
-    ``try_parse_hive_dates``, ``schema``, ``glob``, ``hidden_file_prefix`` (default ``.`` and ``_``);
+    ``try_parse_hive_dates``, ``schema``, ``glob``, ``hidden_file_prefix`` (default ``.`` and ``_``),
+    ``missing_columns``, ``extra_columns``, ``cast_options``, ``include_file_paths`` (bucket URIs);
     ``parallel``, ``use_statistics``, ``low_memory`` and ``cache`` are accepted and have no effect.
     ``storage_options`` takes ``token`` and ``endpoint`` as for the sinks.
 
-    Raises at once: ``InvalidBucketPathError`` / ``InvalidOptionError`` (ValueError);
-    ``BucketFileNotFoundError`` (FileNotFoundError) for a missing file or an empty glob;
-    ``BucketNotFoundError`` (FileNotFoundError) for a missing bucket or a private one the token
-    cannot see (the Hub answers 404 for both); ``AuthenticationError`` (PermissionError) for a bad token.
+    Raises at once: ``InvalidBucketPathError`` / ``InvalidOptionError`` (ValueError) for a malformed
+    URI, a local path in the list, or an option bucket scans do not take. When the query runs:
+    ``BucketFileNotFoundError`` for a missing file or an empty glob, ``BucketNotFoundError`` for a
+    missing bucket or a private one the token cannot see, ``AuthenticationError`` for a bad token
+    (wrapped by Polars in ``ComputeError`` when found while planning, see the module docstring);
+    ``FileVersionGoneError`` when a listed version is no longer stored; Polars' own
+    ``ColumnNotFoundError`` / ``SchemaError`` on schema drift, as on local files.
     """
     return _scan(source, "parquet", storage_options, options)
 
@@ -622,8 +947,9 @@ def scan_csv(source: Any, *, storage_options: Mapping[str, Any] | None = None, *
 
     >>> scan_csv("hf://buckets/me/b/flights.csv", try_parse_dates=True).filter(pl.col("dep_delay") > 0)
 
-    Each file is fetched whole through hf_xet on first use into a private temporary folder (CSV has
-    no index to range-read) and read there by Polars. Errors as :func:`scan_parquet`.
+    Streamed from Xet at the listed hash and parsed piece by piece (gzip too); options a piece-wise
+    parse cannot honour exactly, and zstd files, are read from a whole-file temporary copy instead.
+    Errors as :func:`scan_parquet`.
     """
     return _scan(source, "csv", storage_options, options)
 
@@ -634,7 +960,11 @@ def scan_ndjson(source: Any, *, storage_options: Mapping[str, Any] | None = None
 
 
 def scan_ipc(source: Any, *, storage_options: Mapping[str, Any] | None = None, **options: Any) -> pl.LazyFrame:
-    """Lazily scan Arrow IPC files in a bucket with every ``pl.scan_ipc`` option; see :func:`scan_csv`."""
+    """Lazily scan Arrow IPC files in a bucket; see :func:`scan_csv`.
+
+    Read through the file's footer and then one record batch at a time by byte range (no copy);
+    options other than hive / glob / ``include_file_paths`` / ``n_rows`` / ``row_index_*`` take a
+    whole-file temporary copy read by ``pl.scan_ipc``."""
     return _scan(source, "ipc", storage_options, options)
 
 
