@@ -93,6 +93,9 @@ class BucketFileSystem(HfFileSystem):
         self._collect = threading.local()  # copy()/mv() gather cp_file pairs here, then send one batch
         #: pid of the process whose transaction was open when this filesystem was pickled (None: none)
         self._transaction_pid: int | None = None
+        #: folders made with mkdir/makedirs: buckets have no empty folders, but engines (DuckDB's
+        #: PARTITION_BY) make one and list it before writing into it; it lists empty in this instance
+        self._made_dirs: set[str] = set()
 
     # -- paths -----------------------------------------------------------------------------------------
     def _bucket_path(self, path: str) -> BucketPath | None:
@@ -101,6 +104,39 @@ class BucketFileSystem(HfFileSystem):
         if not stripped.startswith(_BUCKETS):
             return None
         return BucketPath.parse("hf://" + stripped, kind="any")
+
+    # -- folders ---------------------------------------------------------------------------------------
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        """Buckets have no empty folders: remember it, so it lists as an empty folder until written into."""
+        if self._bucket_path(path) is None:
+            return super().mkdir(path, create_parents=create_parents, **kwargs)  # type: ignore[no-any-return]
+        self._made_dirs.add(self._strip_protocol(path).rstrip("/"))
+        return None
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        if self._bucket_path(path) is None:
+            return super().makedirs(path, exist_ok=exist_ok)  # type: ignore[no-any-return]
+        self.mkdir(path)
+        return None
+
+    def ls(self, path: str, detail: bool = True, refresh: bool = False, revision: str | None = None, **kwargs: Any) -> Any:
+        try:
+            return super().ls(path, detail=detail, refresh=refresh, revision=revision, **kwargs)
+        except FileNotFoundError:
+            name = self._strip_protocol(path).rstrip("/")
+            if name in self._made_dirs:
+                self.dircache[name] = []  # HfFileSystem.info() reads a child's entry from here
+                return []
+            raise
+
+    def info(self, path: str, refresh: bool = False, revision: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super().info(path, refresh=refresh, revision=revision, **kwargs)  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            name = self._strip_protocol(path).rstrip("/")
+            if name in self._made_dirs:
+                return {"name": name, "size": 0, "type": "directory"}
+            raise
 
     # -- transactions ------------------------------------------------------------------------------
     @property
