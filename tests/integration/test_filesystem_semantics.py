@@ -47,6 +47,14 @@ def test_visible_on_close_never_after_exception_in_its_with(fs: BucketFileSystem
             f.write(b"new")
             raise KeyError("inside the with-block")
     assert fs.cat(f"{root}/a.bin") == b"a" * 1000
+    with pytest.raises(KeyError):
+        with fs.open(f"{root}/a.bin", "w") as t:  # text mode too
+            t.write("new text")
+            raise KeyError("inside the with-block")
+    assert fs.cat(f"{root}/a.bin") == b"a" * 1000
+    with fs.open(f"{root}/a.txt", "w") as t:
+        t.write("text ok")
+    assert fs.cat(f"{root}/a.txt") == b"text ok"
 
 
 def test_incomplete_parquet_and_arrow_are_refused(fs: BucketFileSystem, root: str) -> None:

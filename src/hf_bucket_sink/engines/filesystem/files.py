@@ -30,7 +30,7 @@ from hf_bucket_sink.core.remote_file import RemoteEntry, TransferCounter, XetRan
 from hf_bucket_sink.core.writers import BucketWriter
 from hf_bucket_sink.errors import IncompleteFileError, UploadError
 
-__all__ = ["BucketWriteFile", "BucketReadFile", "FooterCheck", "PinnedRanges", "footer_kind"]
+__all__ = ["BucketWriteFile", "BucketReadFile", "BucketTextFile", "FooterCheck", "PinnedRanges", "footer_kind"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -232,6 +232,17 @@ class BucketWriteFile(io.RawIOBase):
             f"The open file {self.target} cannot be pickled: it streams into this process's upload. Open it "
             "in the process that writes (for Dask distributed, see the README section on other engines)."
         )
+
+
+class BucketTextFile(io.TextIOWrapper):
+    """Text mode over a :class:`BucketWriteFile`: an exception in its ``with`` block discards, as in binary mode."""
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        raw = self.buffer
+        if exc_type is not None and isinstance(raw, BucketWriteFile):
+            raw.discard()  # before TextIOWrapper.close() would flush and close (publish) it
+            return
+        self.close()
 
 
 class PinnedRanges:

@@ -42,7 +42,7 @@ from hf_bucket_sink.core.hub import HubClient, now_ms
 from hf_bucket_sink.core.paths import BucketPath
 from hf_bucket_sink.core.remote_file import RemoteEntry
 from hf_bucket_sink.core.upload import UploadSession
-from hf_bucket_sink.engines.filesystem.files import BucketReadFile, BucketWriteFile, PinnedRanges
+from hf_bucket_sink.engines.filesystem.files import BucketReadFile, BucketTextFile, BucketWriteFile, PinnedRanges
 from hf_bucket_sink.engines.filesystem.transaction import BucketTransaction, publish
 from hf_bucket_sink.errors import BucketFileExistsError, UploadError
 
@@ -155,6 +155,16 @@ class BucketFileSystem(HfFileSystem):
         return state
 
     # -- open ----------------------------------------------------------------------------------------
+    def open(self, path: str, mode: str = "rb", block_size: int | None = None, cache_options: dict[str, Any] | None = None,
+             compression: str | None = None, **kwargs: Any) -> Any:
+        """fsspec's ``open``; text-mode writes to a bucket discard on an exception in their ``with`` block too."""
+        if "b" in mode or "r" in mode or compression is not None or self._bucket_path(path) is None:
+            return super().open(path, mode, block_size=block_size, cache_options=cache_options, compression=compression, **kwargs)
+        text = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
+        raw = super().open(path, mode.replace("t", "") + "b", block_size=block_size, cache_options=cache_options, **kwargs)
+        return BucketTextFile(raw, **text)
+
+    # -- open (binary) ----------------------------------------------------------------------------------------
     def _open(  # type: ignore[override]
         self, path: str, mode: str = "rb", block_size: int | None = None, revision: str | None = None,
         autocommit: bool = True, **kwargs: Any,
@@ -282,15 +292,24 @@ class BucketFileSystem(HfFileSystem):
         buckets = {*lines, *deletes}
         if len(buckets) == 1:  # one bucket: copies first, then deletions, in one request
             (bucket_id,) = buckets
-            self.hub.register_files(bucket_id, lines.get(bucket_id, []) + deletes.get(bucket_id, []))
+            _send_lines(self.hub, bucket_id, lines.get(bucket_id, []) + deletes.get(bucket_id, []))
         else:  # across buckets: delete a source only once every copy is registered
             for bucket_id, copies in lines.items():
-                self.hub.register_files(bucket_id, copies)
+                _send_lines(self.hub, bucket_id, copies)
             for bucket_id, rest in deletes.items():
-                self.hub.register_files(bucket_id, rest)
+                _send_lines(self.hub, bucket_id, rest)
         for src, dst in pairs:
             self.invalidate_cache(self._strip_protocol(str(src)))
             self.invalidate_cache(self._strip_protocol(str(dst)))
+
+
+def _send_lines(hub: HubClient, bucket_id: str, lines: Sequence[Any]) -> None:
+    """``copyFile``/``deleteFile`` lines in ``/batch`` requests (in order); the typed CommitError on refusal.
+
+    The one place cp/mv/rm-by-move talk to ``/batch`` (``HubClient.register_files`` duck-types lines
+    by ``to_json()``); it follows the Hub client when the commit protocol's ``HubClient.batch`` lands.
+    """
+    hub.register_files(bucket_id, lines)  # type: ignore[arg-type]
 
 
 def _in_transaction(file: BucketWriteFile) -> None:
