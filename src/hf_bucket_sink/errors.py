@@ -41,6 +41,7 @@ __all__ = [
     "UploadError",
     "CommitError",
     "QueryError",
+    "IncompleteFileError",
 ]
 
 
@@ -161,3 +162,9 @@ def _rebuild_commit_error(message: str, visible: tuple[str, ...], not_visible: t
 
 class QueryError(BucketSinkError, RuntimeError):
     """The Polars query failed while streaming; nothing was registered. The cause is chained."""
+
+
+class IncompleteFileError(UploadError):
+    """A written file was refused before registration: it does not end with a valid footer (a writer
+    that failed part-way and closed the file on its error path) or was still open when its
+    transaction ended. Nothing of it was registered; any previous version at its path is intact."""

@@ -173,6 +173,19 @@ def install() -> None:
             _originals[(cls, method)] = getattr(cls, method)
             setattr(cls, method, wrapper)
         _install_readers()
+        _fsspec_hook(True)
+
+
+def _fsspec_hook(on: bool) -> None:
+    """The ``hf`` fsspec protocol: the streaming filesystem while installed.
+
+    The filesystem is in the engines layer, above this one, so it is looked up by name at call time
+    (a static import would point up the layers); it is the one upward reference, and it is this one.
+    """
+    import importlib
+
+    module = importlib.import_module("hf_bucket_sink.engines.filesystem")
+    (module.register_filesystem if on else module.unregister_filesystem)()
 
 
 def uninstall() -> None:
@@ -182,6 +195,7 @@ def uninstall() -> None:
             setattr(cls, method, original)
         _originals.clear()
         _uninstall_readers()
+        _fsspec_hook(False)
 
 
 def is_installed() -> bool:
