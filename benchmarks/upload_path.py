@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=512.0, help="bytes per run, in MB (default 512)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pieces", type=int, nargs="+", default=[8192, 1 << 20], help="write() sizes")
+    parser.add_argument("--pieces", type=int, nargs="+", default=[8192, 65536, 1 << 20], help="write() sizes")
     parser.add_argument("--blocks", type=int, nargs="+", default=[4 << 20], help="writer block sizes")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--json", type=Path, help="also write the raw runs here")
