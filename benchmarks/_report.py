@@ -427,7 +427,8 @@ def _sweep_section(bench: Bench) -> list[str]:
         pairs = list(zip(lv.runs, bv.runs))
         wr = [b.op_wall_s / a.op_wall_s for a, b in pairs if a.op_wall_s]
         cr = [b.op_cpu_s / a.op_cpu_s for a, b in pairs if a.op_cpu_s]
-        same = {r.child.get("size") for r in lv.runs} == {r.child.get("size") for r in bv.runs}
+        sizes = {r.child.get("size") for r in lv.runs} | {r.child.get("size") for r in bv.runs}
+        same = None in sizes or len(sizes) == 1
         lo, hi = lv.spread("op_wall_s")
         blo, bhi = bv.spread("op_wall_s")
         rows.append([
@@ -436,7 +437,7 @@ def _sweep_section(bench: Bench) -> list[str]:
             _fmt(wall, 2, "×") + (f" ({min(wr):.2f}–{max(wr):.2f})" if wr else ""),
             _fmt(cpu, 2, "×") + (f" ({min(cr):.2f}–{max(cr):.2f})" if cr else ""),
             _fmt(bv.median("server_cpu_s")),
-            "yes" if same else f"no ({_fmt(lv.child_median('size') / MB)} vs {_fmt(bv.child_median('size') / MB)} MB)",
+            "–" if None in sizes else ("yes" if same else f"no ({_fmt(lv.child_median('size') / MB)} vs {_fmt(bv.child_median('size') / MB)} MB)"),
         ])
         key = "small" if scale == min(scales) else ("big" if scale == max(scales) else None)
         if key is not None:
