@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/upload_path.py [--mb 512] [--repeat 3] [--json out.json]
 
-Feeds incompressible bytes (like zstd Parquet pages: nothing for LZ4 or dedup to win) in 8 KiB
+Feeds incompressible bytes (like zstd Parquet pages: nothing for LZ4 or dedup to win) in 8 KiB, 64 KiB
 and 1 MiB writes (Polars' Parquet sink writes mostly 8 KiB pieces, its CSV sink ~3 MB ones) through
 ``UploadSession.open_writer`` (:class:`~hf_bucket_sink.core.writers.BucketWriter`: the queue and the
 single uploader thread), into
