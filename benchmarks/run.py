@@ -181,6 +181,24 @@ class Bench:
             self.guarded(f"{tag}-local-throttled", lambda: self.local(
                 f"{tag}-local-throttled", f"local file object at 20 MB/s (W1x{big:g})", "w1", big, throttle_bps=THROTTLE_BPS))
 
+    def sweep(self, selected: set[str]) -> None:
+        """Issue 20's size sweep: W1 at each ``--scales`` value above 1 (scale 1 is the w1 group),
+        local and bucket interleaved, ``--big-repeat`` times, a fresh Hub and Xet cache per bucket run."""
+        for rep in range(self.args.big_repeat):
+            for scale in self.args.scales:
+                tag = f"w1x{scale:g}"
+                if scale == 1 or (scale == self.big_scale and f"{tag}-local" in selected):
+                    continue  # measured by the w1 group / by once()
+                self.log(f"sweep W1x{scale:g} round {rep + 1}/{self.args.big_repeat}")
+                for kind in ("local", "bucket"):
+                    name = f"{tag}-{kind}"
+                    if name in self.failures:
+                        continue
+                    if kind == "local":
+                        self.guarded(name, lambda: self.local(name, f"local (W1x{scale:g})", "w1", scale))
+                    else:
+                        self.guarded(name, lambda: self.bucket(name, f"bucket (W1x{scale:g})", "w1", scale))
+
     def w3(self) -> None:
         """Dedup: W1 twice, then W1 + 1% rows, into one hub, with the server's counters around each."""
         work = self.scratch("w3")
@@ -337,6 +355,7 @@ def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
         "w3": ["w3"],
         "tuning": ["w1-bucket-auto", "w1-bucket-cc2"],
         "throughput": ["throughput"],
+        "sweep": ["sweep"],  # W1 at every --scales value (issue 20)
         # companion benchmarks: their own script and report (see COMPANIONS)
         **{name: [name] for name in COMPANIONS},
     }
@@ -364,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="repetitions of the fast variants (default 3; 1 with --quick)")
     parser.add_argument("--big-repeat", type=int, default=2, help="repetitions of the unthrottled bigger-scale variants (default 2)")
     parser.add_argument("--big-scale", type=float, default=5, help="TPC-H scale of the memory-growth run (default 5 = W1x5)")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1, 4, 20],
+                        help="TPC-H scales of the size sweep (group 'sweep'; default 1 4 20; 1 is the w1 group)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failed variants")
     args = parser.parse_args(argv)
@@ -376,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
 
     selected = set(expand(args.only, args.big_scale, args.quick))
     bench = Bench(args)
+    bench.extra["selected"] = sorted(selected)
     started = time.perf_counter()
     info = machine_info()
     bench.log(f"benchmarks: {', '.join(sorted(selected))}; {args.repeat} repetition(s); scratch {bench.tmp}")
@@ -383,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         # inputs first, so no variant's timing includes data generation
         bench.log("preparing inputs (cached under %s)" % cache_dir())
         tpch_lineitem(1)
+        if "sweep" in selected:
+            for scale in args.scales:
+                t0 = time.perf_counter()
+                tpch_lineitem(scale)
+                bench.log(f"  lineitem sf{scale:g} ready in {time.perf_counter() - t0:.0f} s")
         if any(s.startswith("w1x") for s in selected):
             t0 = time.perf_counter()
             tpch_lineitem(args.big_scale)
@@ -392,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
 
         bench.fast_round(selected)
         bench.once(selected)
+        if "sweep" in selected:
+            bench.sweep(selected)
         if "w3" in selected:
             bench.log("W3 dedup sequence")
             bench.guarded("w3", bench.w3)

@@ -8,7 +8,9 @@ becomes visible here (that is :mod:`hf_bucket_sink.core.commit`'s job, after the
         --> uploader thread --XetStreamUpload.write()--> hf_xet pipeline --> CAS
 
 ``write()`` blocks when the queue is full, and ``XetStreamUpload.write()`` blocks when hf_xet has no
-room: that is the backpressure. Buffering is bounded by ``(queue_blocks + 2) * block_bytes`` per
+room: that is the backpressure. The uploader thread starts with the first full block: a file smaller
+than one block is written by :meth:`BucketWriter.finish` on the caller's thread, so a small sink
+starts no thread (a loop of small sinks is the case that notices). Buffering is bounded by ``(queue_blocks + 2) * block_bytes`` per
 :class:`BucketWriter`; a :class:`PartitionWriter` has no thread and a buffer of at most
 ``partition_block_bytes``, for outputs with many files open at once.
 """
@@ -89,8 +91,7 @@ class BucketWriter(io.RawIOBase):
         self._error: BaseException | None = None
         self._finished = False
         self.bytes_written = 0
-        self._thread = threading.Thread(target=self._pump, name=f"hf-bucket-sink-upload:{target.name}", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first full block (_put)
 
     # -- io.RawIOBase ------------------------------------------------------------------------------
     def writable(self) -> bool:
@@ -128,17 +129,26 @@ class BucketWriter(io.RawIOBase):
             return self._meta
         with self._lock:
             self._check_open()
-            if self._pieces:
-                block, self._pieces, self._pending = self._pieces, [], 0
-                self._put(block)
-            self._put(_STOP)
-            self._finished = True
-        self._thread.join()
+            block, self._pieces, self._pending = self._pieces, [], 0
+            if self._thread is None:
+                self._finished = True
+                direct = block  # never filled a block: no thread to hand it to
+            else:
+                direct = []
+                if block:
+                    self._put(block)
+                self._put(_STOP)
+                self._finished = True
+        if self._thread is not None:
+            self._thread.join()
         if self._error is not None:
             raise self._upload_error(self._error)
         try:
+            if direct:
+                self._send(b"".join(direct))
             self._meta = self._stream.finish()
         except Exception as exc:
+            self._error = exc
             raise self._upload_error(exc) from exc
         return self._meta
 
@@ -160,8 +170,14 @@ class BucketWriter(io.RawIOBase):
             self._stream.abort()
         except Exception as exc:  # abort is best effort: the stream may already have failed
             logger.debug("aborting the Xet stream of %s failed: %s", self.target, exc)
-        self._thread.join(timeout=30)
-        if self._thread.is_alive():  # pragma: no cover - hf_xet did not return from write() after abort
+        # a write() that holds the lock gives it up within _POLL_S once it sees the abort; after
+        # that no thread can start (the next _put raises), so this is the thread to join, if any
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout=30)
+        if thread.is_alive():  # pragma: no cover - hf_xet did not return from write() after abort
             logger.warning("upload thread for %s did not stop within 30 s after abort", self.target)
 
     def failure(self) -> BucketSinkError | None:
@@ -179,6 +195,9 @@ class BucketWriter(io.RawIOBase):
 
     def _put(self, item: Any) -> None:
         # Blocking put that still notices an abort or an uploader failure: the backpressure point.
+        if self._thread is None:  # caller holds self._lock
+            self._thread = threading.Thread(target=self._pump, name=f"hf-bucket-sink-upload:{self.target.name}", daemon=True)
+            self._thread.start()
         while True:
             if self._error is not None:
                 raise self._upload_error(self._error)
@@ -196,11 +215,13 @@ class BucketWriter(io.RawIOBase):
                 item = self._queue.get()
                 if item is _STOP or self._abort.is_set():
                     return
-                block = b"".join(item)  # hf_xet accepts only bytes
-                self.rows.observe(block)  # in order: one uploader thread, FIFO queue
-                self._stream.write(block)  # blocks when hf_xet's pipeline is full
+                self._send(b"".join(item))  # hf_xet accepts only bytes
         except BaseException as exc:  # recorded and re-raised on the producer's side
             self._error = exc
+
+    def _send(self, block: bytes) -> None:
+        self.rows.observe(block)  # in order: one sender at a time (the uploader thread, or finish() without one)
+        self._stream.write(block)  # blocks when hf_xet's pipeline is full
 
     def _upload_error(self, exc: BaseException) -> BucketSinkError:
         return as_upload_error(self.target, exc)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import polars as pl
 
 from hf_bucket_sink.core.credentials import resolve_credentials
-from hf_bucket_sink.polars.backpressure import bounded_streaming
+from hf_bucket_sink.polars.backpressure import bounded_streaming, morsel_budget_requested
 from hf_bucket_sink.polars.cdc import cdc_options, write_cdc_parquet
 from hf_bucket_sink.errors import (
     BucketFileExistsError,
@@ -354,7 +354,9 @@ def _sink(
             if chunking:  # pyarrow's CDC writer pulls the stream itself, under bounded_streaming
                 write_cdc_parquet(lf, sink_target, cdc=chunking, **_cdc_writer_options(sink_options))
             else:
-                with bounded_streaming(schema):
+                # Polars' own morsel size unless the user set a morsel budget: resized morsels move
+                # Parquet row groups, and the file should be the one Polars writes locally
+                with bounded_streaming(schema, resize_morsels=morsel_budget_requested()):
                     _polars_method(pl.LazyFrame, fmt.sink)(lf, sink_target, **sink_options)
         except BucketSinkError:
             raise

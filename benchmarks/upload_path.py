@@ -1,0 +1,186 @@
+"""The upload path alone: pre-encoded bytes from memory (no Polars) through the sink's writer into Xet.
+
+    .venv/bin/python benchmarks/upload_path.py [--mb 512] [--repeat 3] [--json out.json]
+
+Feeds incompressible bytes (like zstd Parquet pages: nothing for LZ4 or dedup to win) in 8 KiB, 64 KiB
+and 1 MiB writes (Polars' Parquet sink writes mostly 8 KiB pieces, its CSV sink ~3 MB ones) through
+``UploadSession.open_writer`` (:class:`~hf_bucket_sink.core.writers.BucketWriter`: the queue and the
+single uploader thread), into
+
+- ``hub``: a fresh local Hub process (``hf-bucket-sink serve``), then registered: the full path;
+- ``local``: hf_xet's own on-disk store (``casUrl = local://<dir>``): chunking, hashing, xorbs and
+  shards with no network and no server CPU;
+- ``raw-local``: the same bytes written straight into ``XetStreamUpload.write`` in the writer's
+  block size, without our writer: what hf_xet alone costs, to see what the writer adds.
+
+Every timed run is a fresh Python process with a fresh Xet cache (``HF_XET_CACHE``/``HF_HOME`` in a
+temp dir) and, for ``hub``, a fresh local Hub. Reported per case: MB/s by wall clock and MB/s per
+core used (bytes / process CPU seconds, all threads), medians of ``--repeat`` runs with the range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+MB = 1e6
+CASES = ("hub", "local", "raw-local")
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _pieces(total: int, piece: int) -> list[bytes]:
+    # distinct random bytes per run: nothing deduplicates, nothing compresses
+    block = os.urandom(64 << 20)
+    out: list[bytes] = []
+    made = 0
+    while made < total:
+        n = min(piece, total - made)
+        start = made % (len(block) - piece)
+        out.append(os.urandom(16) + block[start + 16 : start + n])  # unique prefix: no chunk repeats
+        made += n
+    return out
+
+
+def child(args: argparse.Namespace) -> dict[str, Any]:
+    """One timed run, in this (fresh) process."""
+    import hf_xet
+
+    from hf_bucket_sink.core.credentials import resolve_credentials
+    from hf_bucket_sink.core.hub import HubClient, XetAccess
+    from hf_bucket_sink.core.paths import BucketPath
+    from hf_bucket_sink.core.upload import UploadSession
+    from hf_bucket_sink.core.writers import UploadTuning
+    from hf_bucket_sink.core.xet import xet_session
+
+    pieces = _pieces(int(args.mb * MB), args.piece)
+    total = sum(len(p) for p in pieces)
+    tuning = UploadTuning(compression_policy="none", block_bytes=args.block)
+    target = BucketPath.parse("hf://buckets/bench/b/upload.bin")
+    if args.case == "hub":
+        hub = HubClient(resolve_credentials({"token": args.token, "endpoint": args.endpoint}))
+        bucket = args.bucket
+    else:
+        hub = HubClient(resolve_credentials({"token": "hf_unused", "endpoint": "http://127.0.0.1:9"}))
+        bucket = "bench/b"
+    t0, c0 = time.perf_counter(), _cpu()
+    if args.case == "raw-local":
+        commit = xet_session("none").new_upload_commit(endpoint=f"local://{args.store}")
+        stream = commit.start_upload_stream(name="upload.bin", sha256=hf_xet.SKIP_SHA256)
+        buf: list[bytes] = []
+        pending = 0
+        for p in pieces:
+            buf.append(p)
+            pending += len(p)
+            if pending >= args.block:
+                stream.write(b"".join(buf))
+                buf, pending = [], 0
+        if buf:
+            stream.write(b"".join(buf))
+        stream.finish()
+        commit.wait_to_finish()
+    else:
+        if args.case == "hub":
+            access = hub.xet_token(bucket, write=True)
+        else:
+            access = XetAccess(f"local://{args.store}", "unused", int(time.time()) + 86400, "http://127.0.0.1:9/unused")
+        with UploadSession(hub, bucket, access, tuning=tuning) as session:
+            writer = session.open_writer(target if args.case != "hub" else BucketPath.parse(f"hf://buckets/{bucket}/upload.bin"))
+            for p in pieces:
+                writer.write(p)
+            if args.case == "hub":
+                session.commit()
+            else:
+                session.store()
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    return {"case": args.case, "bytes": total, "wall_s": wall, "cpu_s": cpu, "piece": args.piece, "block": args.block}
+
+
+def _run_child(case: str, mb: float, piece: int, block: int) -> dict[str, Any]:
+    from _hub import HubProcess
+
+    with tempfile.TemporaryDirectory(prefix="hfbs-upload-path-") as tmp:
+        root = Path(tmp)
+        env = {**os.environ, "HF_XET_CACHE": str(root / "xet"), "HF_HOME": str(root / "home"), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+        out = root / "out.json"
+        argv = [sys.executable, __file__, "--child", case, "--mb", str(mb), "--piece", str(piece), "--block", str(block),
+                "--out", str(out), "--store", str(root / "store")]
+        if case == "hub":
+            with HubProcess(root / "hub") as hub:
+                bucket = hub.create_bucket("b")
+                env["HF_XET_CACHE"] = str(hub.xet_cache)
+                argv += ["--endpoint", hub.url, "--token", hub.token, "--bucket", bucket]
+                subprocess.run(argv, env=env, check=True)
+        else:
+            (root / "store").mkdir()
+            subprocess.run(argv, env=env, check=True)
+        return dict(json.loads(out.read_text()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=float, default=512.0, help="bytes per run, in MB (default 512)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pieces", type=int, nargs="+", default=[8192, 65536, 1 << 20], help="write() sizes")
+    parser.add_argument("--blocks", type=int, nargs="+", default=[4 << 20], help="writer block sizes")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--json", type=Path, help="also write the raw runs here")
+    # child mode
+    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--piece", type=int, default=8192, help=argparse.SUPPRESS)
+    parser.add_argument("--block", type=int, default=4 << 20, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--bucket", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        args.case = args.child
+        assert args.out is not None
+        args.out.write_text(json.dumps(child(args)))
+        return 0
+
+    combos = [(c, p, b) for c in args.cases for b in args.blocks for p in (args.pieces if c != "raw-local" else [1 << 20])]
+    runs: dict[tuple[str, int, int], list[dict[str, Any]]] = {k: [] for k in combos}
+    for rep in range(args.repeat):  # interleaved: drift on a shared machine hits every case alike
+        for key in combos:
+            r = _run_child(key[0], args.mb, key[1], key[2])
+            runs[key].append(r)
+            print(f"[{rep + 1}/{args.repeat}] {key[0]:9s} piece {key[1]:>8d} block {key[2] >> 20:>3d} MiB: "
+                  f"{r['bytes'] / MB / r['wall_s']:7.0f} MB/s wall, {r['bytes'] / MB / r['cpu_s']:7.0f} MB/s per core "
+                  f"({r['cpu_s'] / r['wall_s']:.2f} cores)", flush=True)
+    print()
+    print(f"Upload path, {args.mb:g} MB of incompressible bytes per run, medians of {args.repeat} fresh-process runs (range):")
+    print()
+    print("| case | write() size | block | MB/s (wall) | MB/s per core (CPU) | cores used |")
+    print("|---|---|---|---|---|---|")
+    for (case, piece, block), rs in runs.items():
+        wall = [r["bytes"] / MB / r["wall_s"] for r in rs]
+        per_core = [r["bytes"] / MB / r["cpu_s"] for r in rs]
+        cores = [r["cpu_s"] / r["wall_s"] for r in rs]
+        piece_txt = "–" if case == "raw-local" else (f"{piece >> 10} KiB" if piece < (1 << 20) else f"{piece >> 20} MiB")
+        print(f"| {case} | {piece_txt} | {block >> 20} MiB | {statistics.median(wall):,.0f} ({min(wall):,.0f}–{max(wall):,.0f}) | "
+              f"{statistics.median(per_core):,.0f} ({min(per_core):,.0f}–{max(per_core):,.0f}) | {statistics.median(cores):.2f} |")
+    if args.json:
+        args.json.write_text(json.dumps([r for rs in runs.values() for r in rs], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
