@@ -418,3 +418,12 @@ def test_a_reader_never_sees_a_partitioned_output_half_registered(local_hub_fact
         thread.join()
     assert len(result.files) == n and len(seen) >= 3, seen
     assert set(seen) <= {0, n, n + 1}, f"a reader saw a partial output: {sorted(set(seen))}"
+
+
+def test_two_partitions_with_one_path_are_refused(api: HfApi, hub: LocalHub, opts: dict[str, str]) -> None:
+    # one partition silently replacing another would lose rows without any error
+    df = pl.DataFrame({"k": [1, 2, 3] * 10, "v": range(30)})
+    spec = pl.PartitionBy(uri(hub, "same-path/"), key="k", file_path_provider=lambda args: "one.parquet")
+    with pytest.raises(hf_bucket_sink.BucketSinkError, match="same file"):
+        hf_bucket_sink.sink_parquet(df.lazy(), spec, storage_options=opts)
+    assert files_under(api, hub, "same-path/") == {}

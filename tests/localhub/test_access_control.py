@@ -209,4 +209,10 @@ def test_add_file_of_a_hash_uploaded_for_another_users_bucket_is_refused(
         headers={"Content-Type": "application/x-ndjson"}, token=hf_api.token,
     )
     assert resp.status != 200 or resp.json().get("failed"), resp.body
+    copy = {"type": "copyFile", "path": "copied.csv", "xetHash": stolen, "sourceRepoType": "bucket", "sourceRepoId": "other/vault"}
+    resp = raw_http.request(
+        "POST", f"/api/buckets/{hf_api.whoami()['name']}/mine/batch", body=json.dumps(copy) + "\n",
+        headers={"Content-Type": "application/x-ndjson"}, token=hf_api.token,
+    )
+    assert resp.status != 200 or resp.json().get("failed"), resp.body
     assert [f.path for f in hf_api.list_bucket_tree(f"{hf_api.whoami()['name']}/mine", recursive=True)] == []
