@@ -136,15 +136,34 @@ def test_dead_server_mid_upload_fails_in_bounded_time(
 
     killer = threading.Thread(target=kill_when_uploading)
     killer.start()
-    with pytest.raises(UploadError, match="made no progress for 3 s") as info:
-        hf_bucket_sink.sink_parquet(_frame(1, 2_000_000).lazy(), uri, storage_options=opts)
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            hf_bucket_sink.sink_parquet(_frame(1, 2_000_000).lazy(), uri, storage_options=opts)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    # the sink runs in a thread so that a sink which ignores the dead server fails this test in
+    # bounded time instead of hanging it for hf_xet's minutes of retries
+    sink = threading.Thread(target=run)
+    sink.start()
+    sink.join(timeout=60)
+    hung = sink.is_alive()
     failed_at = time.monotonic()
     went_dark.append(0.0)  # releases the killer if the sink failed before any xorb request
     killer.join()
+    if hung:
+        hub.set_faults(dark=False)  # let it finish, so no thread is left behind
+        sink.join(timeout=120)
+    assert not hung, "the sink did not fail within 60 s of starting although the server went dark"
+    info = outcome[0]
+    assert isinstance(info, UploadError) and "made no progress for 3 s" in str(info), outcome
     assert went_dark[0] > 0, "the sink failed before the server went dark"
     # bounded: the limit, plus the xorb body already in flight (≤ 16 MB at 8 MB/s), plus polling slack
     assert failed_at - went_dark[0] < limit + 2 + 3, failed_at - went_dark[0]
-    assert "Nothing was registered" in str(info.value) and UPLOAD_TIMEOUT_ENV in str(info.value)
+    assert "Nothing was registered" in str(info) and UPLOAD_TIMEOUT_ENV in str(info)
     wait_for(lambda: client_threads() == [], 10, "the sink's threads to stop")
     hub.set_faults(dark=False)
     assert {e.path for e in api.list_bucket_tree("local/data", recursive=True)} == before
