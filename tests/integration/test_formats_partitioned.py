@@ -393,8 +393,74 @@ def test_install_routes_every_format_method(api: HfApi, hub: LocalHub, opts: dic
     assert len(files_under(api, hub, "installed/parts/")) == 5
 
 
-def test_no_upload_threads_left_running() -> None:
+def sink_threads() -> list[str]:
     import threading
 
-    time.sleep(0.1)
-    assert [t.name for t in threading.enumerate() if t.name.startswith("hf-bucket-sink-upload")] == []
+    return [t.name for t in threading.enumerate() if t.name.startswith("hf-bucket-sink")]
+
+
+@pytest.mark.parametrize("partitioned", [False, True], ids=["one-file", "partitioned"])
+def test_no_upload_threads_left_running_after_a_failed_sink(
+    partitioned: bool, api: HfApi, hub: LocalHub, opts: dict[str, str]
+) -> None:
+    # Self-contained (it used to check leftovers of earlier tests, so it passed when run alone):
+    # prove the sink's threads existed mid-query, fail the query, and look right after the raise.
+    seen: list[list[str]] = []
+
+    def fail_late(df: pl.DataFrame) -> pl.DataFrame:
+        seen.append(sink_threads())
+        if len(seen) > 8:
+            raise RuntimeError("injected failure while the sink streams")
+        return df
+
+    lf = pl.LazyFrame({"id": pl.int_range(2_000_000, eager=True)}).with_columns(k=pl.col("id") % 3)
+    lf = lf.map_batches(fail_late, streamable=True)
+    target = f"hf://buckets/{hub.user}/{BUCKET}/threads-{int(partitioned)}/"
+    with pytest.raises(hf_bucket_sink.QueryError):
+        if partitioned:
+            hf_bucket_sink.sink_parquet(lf, pl.PartitionBy(target, key="k"), storage_options=opts)  # type: ignore[attr-defined]
+        else:
+            hf_bucket_sink.sink_parquet(lf, target + "x.parquet", storage_options=opts)
+    assert len(seen) > 8, "the failure was not injected"
+    if not partitioned:
+        assert any(n.startswith("hf-bucket-sink-upload") for names in seen for n in names), seen
+    assert sink_threads() == []
+
+
+def test_a_reader_never_sees_a_partitioned_output_half_registered(local_hub_factory: Callable[..., Any]) -> None:
+    # <= BATCH_LIMIT files must land in one /batch call (then the manifest alone): a second client
+    # listing the folder while the sink commits sees 0 files, all of them, or all plus the manifest.
+    import threading
+
+    hub = local_hub_factory(faults={"hub_api": {"latency": 0.03}})  # widens any gap between /batch calls
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.create_bucket(f"{hub.user}/{BUCKET}")
+    n = 24
+    seen: list[int] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            seen.append(sum(1 for f in api.list_bucket_tree(f"{hub.user}/{BUCKET}", prefix="whole", recursive=True) if hasattr(f, "size")))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        df = pl.DataFrame({"id": pl.int_range(n, eager=True)})
+        result = hf_bucket_sink.sink_ndjson(
+            df.lazy(), pl.PartitionBy(uri(hub, "whole/"), max_rows_per_file=1), storage_options={"token": hub.token, "endpoint": hub.url}
+        )
+    finally:
+        done.set()
+        thread.join()
+    assert len(result.files) == n and len(seen) >= 3, seen
+    assert set(seen) <= {0, n, n + 1}, f"a reader saw a partial output: {sorted(set(seen))}"
+
+
+def test_two_partitions_with_one_path_are_refused(api: HfApi, hub: LocalHub, opts: dict[str, str]) -> None:
+    # one partition silently replacing another would lose rows without any error
+    df = pl.DataFrame({"k": [1, 2, 3] * 10, "v": range(30)})
+    spec = pl.PartitionBy(uri(hub, "same-path/"), key="k", file_path_provider=lambda args: "one.parquet")
+    with pytest.raises(hf_bucket_sink.BucketSinkError, match="same file"):
+        hf_bucket_sink.sink_parquet(df.lazy(), spec, storage_options=opts)
+    assert files_under(api, hub, "same-path/") == {}

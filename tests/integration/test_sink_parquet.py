@@ -166,6 +166,18 @@ def test_identical_resink_uploads_almost_nothing(hub: LocalHub, opts: dict[str, 
 # -- failing before the query runs ----------------------------------------------------------------
 
 
+@pytest.fixture
+def fresh_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
+    """A per-test hub with the module hub's buckets and principals: one case's leftovers cannot fail another."""
+    with LocalHub(
+        data_dir=tmp_path_factory.mktemp("hub"),
+        extra_tokens=[("local", READ_TOKEN, "read"), ("other", OTHER_TOKEN, "write")],
+    ) as h:
+        HfApi(endpoint=h.url, token=h.token).create_bucket(f"{h.user}/sink", exist_ok=True)
+        HfApi(endpoint=h.url, token=OTHER_TOKEN).create_bucket("other/private", private=True)
+        yield h
+
+
 @pytest.mark.parametrize(
     ("storage_options", "path", "error"),
     [
@@ -179,8 +191,9 @@ def test_identical_resink_uploads_almost_nothing(hub: LocalHub, opts: dict[str, 
     ],
 )
 def test_errors_are_raised_before_the_query_runs(
-    hub: LocalHub, api: HfApi, storage_options: dict[str, Any], path: str, error: type[Exception]
+    fresh_hub: LocalHub, storage_options: dict[str, Any], path: str, error: type[Exception]
 ) -> None:
+    hub, api = fresh_hub, HfApi(endpoint=fresh_hub.url, token=fresh_hub.token)
     counter = Counter()
     options = {"endpoint": hub.url, "token": hub.token, **storage_options}
     with pytest.raises(error) as info:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -192,3 +193,26 @@ def test_tokens_shorter_than_the_refresh_margin_still_work(local_hub_factory: An
     api.download_bucket_files("local/tiny", [("t.bin", tmp_path / "t.bin")])
     assert (tmp_path / "t.bin").read_bytes() == data
     assert hub.stats()["requests"]["xet_token"] >= 4
+
+
+def test_add_file_of_a_hash_uploaded_for_another_users_bucket_is_refused(
+    hf_api: HfApi, other_api: HfApi, raw_http: Any
+) -> None:
+    """Tenancy: knowing the Xet hash of another user's private file must not let you publish its bytes."""
+    other_api.create_bucket("vault", private=True)
+    other_api.batch_bucket_files("other/vault", add=[(b"private payroll bytes", "pay.csv")])
+    (stolen,) = [f.xet_hash for f in other_api.list_bucket_tree("other/vault") if f.path == "pay.csv"]
+    hf_api.create_bucket("mine")
+    line = {"type": "addFile", "path": "stolen.csv", "xetHash": stolen, "mtime": 0}
+    resp = raw_http.request(
+        "POST", f"/api/buckets/{hf_api.whoami()['name']}/mine/batch", body=json.dumps(line) + "\n",
+        headers={"Content-Type": "application/x-ndjson"}, token=hf_api.token,
+    )
+    assert resp.status != 200 or resp.json().get("failed"), resp.body
+    copy = {"type": "copyFile", "path": "copied.csv", "xetHash": stolen, "sourceRepoType": "bucket", "sourceRepoId": "other/vault"}
+    resp = raw_http.request(
+        "POST", f"/api/buckets/{hf_api.whoami()['name']}/mine/batch", body=json.dumps(copy) + "\n",
+        headers={"Content-Type": "application/x-ndjson"}, token=hf_api.token,
+    )
+    assert resp.status != 200 or resp.json().get("failed"), resp.body
+    assert [f.path for f in hf_api.list_bucket_tree(f"{hf_api.whoami()['name']}/mine", recursive=True)] == []

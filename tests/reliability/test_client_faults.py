@@ -136,15 +136,34 @@ def test_dead_server_mid_upload_fails_in_bounded_time(
 
     killer = threading.Thread(target=kill_when_uploading)
     killer.start()
-    with pytest.raises(UploadError, match="made no progress for 3 s") as info:
-        hf_bucket_sink.sink_parquet(_frame(1, 2_000_000).lazy(), uri, storage_options=opts)
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            hf_bucket_sink.sink_parquet(_frame(1, 2_000_000).lazy(), uri, storage_options=opts)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    # the sink runs in a thread so that a sink which ignores the dead server fails this test in
+    # bounded time instead of hanging it for hf_xet's minutes of retries
+    sink = threading.Thread(target=run)
+    sink.start()
+    sink.join(timeout=60)
+    hung = sink.is_alive()
     failed_at = time.monotonic()
     went_dark.append(0.0)  # releases the killer if the sink failed before any xorb request
     killer.join()
+    if hung:
+        hub.set_faults(dark=False)  # let it finish, so no thread is left behind
+        sink.join(timeout=120)
+    assert not hung, "the sink did not fail within 60 s of starting although the server went dark"
+    info = outcome[0]
+    assert isinstance(info, UploadError) and "made no progress for 3 s" in str(info), outcome
     assert went_dark[0] > 0, "the sink failed before the server went dark"
     # bounded: the limit, plus the xorb body already in flight (≤ 16 MB at 8 MB/s), plus polling slack
     assert failed_at - went_dark[0] < limit + 2 + 3, failed_at - went_dark[0]
-    assert "Nothing was registered" in str(info.value) and UPLOAD_TIMEOUT_ENV in str(info.value)
+    assert "Nothing was registered" in str(info) and UPLOAD_TIMEOUT_ENV in str(info)
     wait_for(lambda: client_threads() == [], 10, "the sink's threads to stop")
     hub.set_faults(dark=False)
     assert {e.path for e in api.list_bucket_tree("local/data", recursive=True)} == before
@@ -153,6 +172,57 @@ def test_dead_server_mid_upload_fails_in_bounded_time(
     hf_bucket_sink.sink_parquet(pl.DataFrame({"version": [2]}), uri, storage_options=opts)
     assert pl.read_parquet(_download(api, "local/data", "precious.parquet", tmp_path))["version"].to_list() == [2]
     record("dead_server", seconds_to_fail_after_dark=round(failed_at - went_dark[0], 2), limit=limit)
+
+
+def test_a_stall_while_the_query_streams_fails_the_sink_in_bounded_time(
+    local_hub_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unlike the dead-server test above (whose 32 MB fit into hf_xet's buffers, so the stall is met
+    # while finishing), this stream is far larger than any buffer: the server dies while Polars is
+    # still producing batches, and the sink must still fail within the limit.
+    limit = 3.0
+    monkeypatch.setenv(UPLOAD_TIMEOUT_ENV, str(limit))
+    hub, api, opts = _new_hub(local_hub_factory, bandwidth_limit=8e6)
+    src = tmp_path / "src.parquet"
+    _frame(2, 1_000_000).write_parquet(src, compression="uncompressed")  # 16 MB, incompressible
+    copies = 64  # ~1 GB in all, shifted so nothing deduplicates: far more than any buffer
+    rows: list[int] = []
+
+    def count(df: pl.DataFrame) -> pl.DataFrame:
+        rows.append(df.height)
+        return df
+
+    lf = pl.concat([pl.scan_parquet(src).with_columns(pl.col("x") + i) for i in range(copies)]).map_batches(count, streamable=True)
+    xorb_requests = hub.stats()["requests"].get("cas_xorb", 0)
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            hf_bucket_sink.sink_parquet(lf, "hf://buckets/local/data/streaming.parquet", storage_options=opts)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    sink = threading.Thread(target=run)
+    sink.start()
+    try:
+        wait_for(lambda: hub.stats()["requests"].get("cas_xorb", 0) > xorb_requests or outcome, 60, "the first xorb request")
+        hub.set_faults(dark=True)
+        went_dark = time.monotonic()
+        sink.join(timeout=limit + 12)
+        failed_in_time = not sink.is_alive()
+        failed_at = time.monotonic()
+    finally:
+        hub.set_faults(dark=False)  # lets a sink that ignored the stall finish, so no thread is left
+        hub.set_bandwidth_limit(None)
+        sink.join(timeout=120)
+    assert failed_in_time, f"the sink was still running {limit + 12:g} s after the server died mid-stream"
+    assert isinstance(outcome[0], UploadError) and "made no progress" in str(outcome[0]), outcome
+    assert failed_at - went_dark < limit + 12
+    # the fault fired mid-stream: the query had produced some but not all rows when the sink failed
+    assert 0 < sum(rows) < copies * 1_000_000, sum(rows)
+    assert {e.path for e in api.list_bucket_tree("local/data", recursive=True)} == set()
+    wait_for(lambda: client_threads() == [], 10, "the sink's threads to stop")
 
 
 # -- Ctrl-C while the upload (not the query) is the bottleneck ---------------------------------------------
@@ -266,3 +336,52 @@ def test_bandwidth_capped_server_keeps_client_memory_bounded(local_hub_factory: 
     assert second - first < FLAT_GROWTH, f"memory still growing: {first >> 20} -> {second >> 20} MB"
     record("bandwidth_memory", peak_above_start_mb=(second - base) >> 20, growth_second_half_mb=(second - first) >> 20,
            seconds=seconds)
+
+
+_PARTITIONED_MEMORY_CHILD = r"""
+import sys, threading, time
+import polars as pl
+import hf_bucket_sink
+endpoint, token, src, copies = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
+peak = [0]
+def sample():
+    while True:
+        peak[0] = max(peak[0], rss()); time.sleep(0.05)
+lf = pl.concat([pl.scan_parquet(src).with_columns(k=pl.lit(i % 2)) for i in range(copies)])
+lf.collect_schema()
+base = rss()
+threading.Thread(target=sample, daemon=True).start()
+spec = pl.PartitionBy("hf://buckets/local/data/wide/", key="k")
+result = hf_bucket_sink.sink_parquet(lf, spec, storage_options={"token": token, "endpoint": endpoint}, compression="uncompressed")
+print(f"RESULT {base} {peak[0]} {result.size}", flush=True)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding of issue 21: a 2-partition sink of wide string rows peaked 705 MB above start for a 184 MB "
+    "output (unmutated main, shared noisy machine); the partitioned memory bound does not hold for wide rows yet",
+)
+def test_partitioned_sink_memory_stays_bounded_with_wide_rows(local_hub_factory: Any, tmp_path: Path) -> None:
+    # Wide rows of long strings make the morsel and buffer bounds matter (a 2-column int/float schema
+    # already gets the largest morsel); two partitions open at once must not be held whole.
+    rng = np.random.default_rng(5)
+    # every cell distinct (no dictionary encoding), 1,200 chars each, incompressible
+    wide = pl.DataFrame({f"s{c}": [rng.bytes(600).hex() for _ in range(20_000)] for c in range(4)})
+    src = tmp_path / "wide.parquet"
+    wide.write_parquet(src, compression="uncompressed")  # ~96 MB of string data
+    copies = 2
+    hub, _api, _opts = _new_hub(local_hub_factory)
+    out = subprocess.run(
+        [sys.executable, "-c", _PARTITIONED_MEMORY_CHILD, hub.url, hub.token, str(src), str(copies)],
+        capture_output=True, text=True, timeout=240,
+    )
+    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT")), None)
+    assert line is not None, out.stdout + out.stderr
+    base, peak, size = (int(v) for v in line.split()[1:])
+    assert size > 80 << 20, size  # the output really is larger than the bound below
+    assert peak - base < size // 2, f"peak {(peak - base) >> 20} MB above the start for a {size >> 20} MB output"
+    record("partitioned_wide_memory", peak_above_start_mb=(peak - base) >> 20, output_mb=size >> 20)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hf_bucket_sink import InvalidOptionError
@@ -73,6 +74,8 @@ def test_bad_values_are_typed_errors(options: object) -> None:
         resolve_credentials(options)  # type: ignore[arg-type]
 
 
+@example(options={"token": "\x80"})  # was a bare UnicodeEncodeError from the HTTP layer (issue 21)
+@example(options={"token": "hf_a b"})
 @given(st.dictionaries(st.text(max_size=10), st.one_of(st.none(), st.integers(), st.text(max_size=30)), max_size=4))
 def test_arbitrary_options_never_crash(options: dict[str, object]) -> None:
     try:
@@ -81,3 +84,48 @@ def test_arbitrary_options_never_crash(options: dict[str, object]) -> None:
         assert str(exc)
     else:
         assert creds.endpoint.startswith(("http://", "https://"))
+        # whatever is accepted must be sendable as an HTTP header value
+        for value in creds.headers().values():
+            value.encode("ascii")
+
+
+@pytest.mark.parametrize("bad", ["\x80", "hf_é", "hf_\x01x", "hf_a b"])
+def test_unsendable_tokens_are_typed_errors_from_every_source(
+    bad: str, monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    with pytest.raises(InvalidOptionError, match=r"storage_options\['token'\]"):
+        resolve_credentials({"token": bad})
+    monkeypatch.setenv("HF_TOKEN", bad)
+    with pytest.raises(InvalidOptionError, match="HF_TOKEN"):
+        resolve_credentials()
+    monkeypatch.delenv("HF_TOKEN")
+    (clean_env / "token").write_text(bad, encoding="utf-8")
+    with pytest.raises(InvalidOptionError, match="token"):
+        resolve_credentials()
+
+
+def test_unsendable_token_is_refused_before_any_request(local_hub: Any) -> None:
+    import polars as pl
+
+    import hf_bucket_sink
+
+    before = sum(local_hub.stats()["requests"].values())
+    with pytest.raises(InvalidOptionError):
+        hf_bucket_sink.sink_parquet(
+            pl.LazyFrame({"a": [1]}), f"hf://buckets/{local_hub.user}/b/x.parquet",
+            storage_options={"token": "\x80", "endpoint": local_hub.url},
+        )
+    assert sum(local_hub.stats()["requests"].values()) == before
+
+
+def test_token_resolved_through_huggingface_hub(monkeypatch: pytest.MonkeyPatch, clean_env: Path) -> None:
+    # When the environment has not moved the token file, the token comes from huggingface_hub itself
+    # (its file reading with OAuth refresh, Colab secrets), not from a copy of its logic.
+    from huggingface_hub import constants
+
+    import hf_bucket_sink.core.credentials as credentials
+
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(clean_env / "token"))
+
+    monkeypatch.setattr(credentials, "hf_get_token", lambda: "hf_from_hub")
+    assert resolve_credentials().token == "hf_from_hub"

@@ -32,10 +32,33 @@ def test_package_is_typed() -> None:
     assert importlib.resources.files("hf_bucket_sink").joinpath("py.typed").is_file()
 
 
+#: the builtin each error is documented to be (errors.py, README): callers' ``except`` clauses rely on it
+DOCUMENTED_BUILTIN: dict[str, type[BaseException]] = {
+    "BucketSinkError": Exception,
+    "InvalidBucketPathError": ValueError,
+    "InvalidOptionError": ValueError,
+    "UnsupportedTargetError": ValueError,
+    "AuthenticationError": PermissionError,
+    "BucketAccessDeniedError": PermissionError,
+    "BucketNotFoundError": FileNotFoundError,
+    "BucketFileNotFoundError": FileNotFoundError,
+    "BucketFileExistsError": FileExistsError,
+    "HubResponseError": OSError,
+    "UploadError": OSError,
+    "CommitError": OSError,
+    "QueryError": RuntimeError,
+}
+
+
+def test_every_error_has_a_documented_builtin() -> None:
+    assert set(DOCUMENTED_BUILTIN) == set(errors.__all__)
+
+
 @pytest.mark.parametrize("name", errors.__all__)
-def test_every_error_is_a_bucket_sink_error_and_a_builtin(name: str) -> None:
+def test_every_error_is_a_bucket_sink_error_and_its_documented_builtin(name: str) -> None:
     cls = getattr(errors, name)
     assert issubclass(cls, errors.BucketSinkError)
+    assert issubclass(cls, DOCUMENTED_BUILTIN[name]), f"{name} must be caught by `except {DOCUMENTED_BUILTIN[name].__name__}`"
     if cls is not errors.BucketSinkError:
         builtin = [b for b in cls.__mro__ if b.__module__ == "builtins" and b not in (object, BaseException, Exception)]
         assert builtin, f"{name} does not derive from a builtin exception such as ValueError or OSError"

@@ -6,12 +6,18 @@ which surprises notebooks and tests), with this precedence:
 =========  ==========================================  =====================================
 key        first found wins                            default
 =========  ==========================================  =====================================
-token      ``storage_options["token"]``, ``HF_TOKEN``  none (writes then fail in preflight)
-           (or ``HUGGING_FACE_HUB_TOKEN``), the token
-           file ``HF_TOKEN_PATH`` / ``$HF_HOME/token``
+token      ``storage_options["token"]``, then what   none (writes then fail in preflight)
+           ``huggingface_hub.get_token()`` finds:
+           ``HF_TOKEN`` (or ``HUGGING_FACE_HUB_TOKEN``),
+           the token file ``HF_TOKEN_PATH`` /
+           ``$HF_HOME/token``, Colab secrets
 endpoint   ``storage_options["endpoint"]``,             ``https://huggingface.co``
            ``HF_ENDPOINT``
 =========  ==========================================  =====================================
+
+A token must be printable ASCII without whitespace (it travels in an HTTP header); anything else
+is an :class:`~hf_bucket_sink.InvalidOptionError` naming where the token came from, raised here
+rather than as a ``UnicodeEncodeError`` from the HTTP layer.
 
 >>> creds = resolve_credentials({"token": "hf_xxx", "endpoint": "http://127.0.0.1:8080"})
 >>> creds.endpoint
@@ -26,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import get_token as hf_get_token
 
 from hf_bucket_sink.errors import InvalidOptionError
 
@@ -55,13 +64,14 @@ class HubCredentials:
 
 
 def _token_file() -> Path:
-    explicit = os.environ.get("HF_TOKEN_PATH")
-    if explicit:
-        return Path(os.path.expandvars(os.path.expanduser(explicit)))
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
+    # huggingface_hub computes HF_TOKEN_PATH once, at import; recompute it the same way per call so
+    # HF_TOKEN_PATH / HF_HOME set later (notebooks, tests) are honoured.
+    default = os.path.join(
+        os.environ.get("HF_HOME")
+        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"),
+        "token",
     )
-    return Path(os.path.expandvars(os.path.expanduser(home))) / "token"
+    return Path(os.path.expandvars(os.path.expanduser(os.environ.get("HF_TOKEN_PATH") or default)))
 
 
 def _clean(value: str | None) -> str | None:
@@ -69,6 +79,49 @@ def _clean(value: str | None) -> str | None:
         return None
     value = value.replace("\r", "").replace("\n", "").strip()
     return value or None
+
+
+def _checked(token: str, source: str) -> str:
+    # Tokens are sent as an HTTP header: a non-ASCII or control character would otherwise surface
+    # as a bare UnicodeEncodeError (or a mangled header) from deep inside the HTTP client.
+    if not (token.isascii() and token.isprintable()) or any(ch.isspace() for ch in token):
+        raise InvalidOptionError(
+            f"The Hugging Face token from {source} contains characters a token cannot have (non-ASCII, "
+            "control characters or spaces), so it cannot be sent to the Hub; nothing was sent. Copy the "
+            "token again from https://huggingface.co/settings/tokens (it looks like 'hf_...')."
+        )
+    return token
+
+
+def _implicit_token() -> tuple[str | None, str]:
+    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        env = _clean(os.environ.get(var))
+        if env:
+            return env, var
+    path = _token_file()
+    if path != Path(hf_constants.HF_TOKEN_PATH):
+        # The environment moved the token file since huggingface_hub was imported: its cached
+        # constant points elsewhere, so read the file the environment names now.
+        try:
+            return _clean(path.read_text(encoding="utf-8")), str(path)
+        except FileNotFoundError:
+            return None, "none"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidOptionError(
+                f"Could not read the Hugging Face token file {path}: {exc}. Fix the file (or its "
+                "permissions), or pass storage_options={'token': ...} or set HF_TOKEN."
+            ) from exc
+    try:
+        # The token file (refreshing OAuth logins), then Colab secrets, exactly as huggingface_hub does.
+        token = hf_get_token()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidOptionError(
+            f"Could not read the Hugging Face token file {path}: {exc}. Fix the file (or its "
+            "permissions), or pass storage_options={'token': ...} or set HF_TOKEN."
+        ) from exc
+    if not token:
+        return None, "none"
+    return token, str(path) if path.is_file() else "huggingface_hub.get_token()"
 
 
 def _resolve_token(options: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -79,21 +132,9 @@ def _resolve_token(options: Mapping[str, Any]) -> tuple[str | None, str]:
                 "storage_options['token'] must be a non-empty string (a Hugging Face access token, "
                 f"e.g. 'hf_...'), not {type(token).__name__}. Create one at https://huggingface.co/settings/tokens."
             )
-        return _clean(token), "storage_options"
-    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        env = _clean(os.environ.get(var))
-        if env:
-            return env, var
-    path = _token_file()
-    try:
-        return _clean(path.read_text(encoding="utf-8")), str(path)
-    except FileNotFoundError:
-        return None, "none"
-    except OSError as exc:
-        raise InvalidOptionError(
-            f"Could not read the Hugging Face token file {path}: {exc}. Fix its permissions, "
-            "or pass storage_options={'token': ...} or set HF_TOKEN."
-        ) from exc
+        return _checked(_clean(token) or "", "storage_options['token']"), "storage_options"
+    token, source = _implicit_token()
+    return (None if token is None else _checked(token, source)), source
 
 
 def _resolve_endpoint(options: Mapping[str, Any]) -> str:
