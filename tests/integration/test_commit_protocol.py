@@ -215,6 +215,11 @@ def test_partitioned_sink_overwrite_failure_keeps_the_old_output_and_a_rerun_sen
     error = caught.value
     assert error.previous_intact and len(error.visible) == 1_000 + 50
     assert committed(client, hub, "sink/") == old
+    # 1,050 paths now hold new bytes, yet a scan follows the commit point and reads the listed
+    # hashes: the previous output, whole and byte for byte
+    assert sum(listing(client, hub, "sink/").get(p) != h for p, h in old.items()) >= 1_000
+    back = hf_bucket_sink.scan_parquet(target, storage_options=opts).collect().sort("k")
+    assert back["v"].to_list() == [f"a{i}" for i in range(1_200)]
 
     rerun = hf_bucket_sink.sink_parquet(frame(1_100, "b"), pl.PartitionBy(target, key="k"), storage_options=opts)
     # no data chunk travels again: what is sent is the shard (file records) and the new manifest

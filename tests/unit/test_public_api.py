@@ -47,6 +47,9 @@ DOCUMENTED_BUILTIN: dict[str, type[BaseException]] = {
     "UploadError": OSError,
     "CommitError": OSError,
     "QueryError": RuntimeError,
+    "FileVersionGoneError": FileNotFoundError,
+    "InvalidFileError": ValueError,
+    "IncompleteFileError": OSError,
 }
 
 

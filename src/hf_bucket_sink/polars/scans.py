@@ -55,6 +55,7 @@ import polars as pl
 from hf_bucket_sink.core.credentials import resolve_credentials
 from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidFileError, InvalidOptionError
 from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.manifest import read_manifest
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
 from hf_bucket_sink.core.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
 
@@ -177,13 +178,15 @@ def _list_one(hub: HubClient, uri: str, fmt: str, *, glob: bool, hidden: Sequenc
 
 
 def _manifest_entries(hub: HubClient, bucket_id: str, directory: str) -> list[RemoteEntry] | None:
-    """The files a directory's commit manifest lists (path, size, Xet hash), or None without one.
+    """The files a directory's commit point lists (path, size, Xet hash), or None when it has none.
 
-    The one hook for committed outputs: the commit protocol's ``read_manifest(hub, bucket_id,
-    directory)`` (core/manifest.py on the ``commit`` branch, not yet in main) goes here, returning
-    ``sorted((RemoteEntry(bucket_id, f.path, f.size, f.xet_hash) for f in m.files), key=path)``.
-    Until it lands every directory is listed, and each file is still read at its listed hash."""
-    return None
+    A committed output is read as exactly the version its manifest names, at the listed hashes,
+    even while a new version is being registered under the same paths (docs/commit-protocol.md).
+    """
+    manifest = read_manifest(hub, bucket_id, directory)
+    if manifest is None:
+        return None
+    return sorted((RemoteEntry(bucket_id, f.path, f.size, f.xet_hash) for f in manifest.files), key=lambda e: e.path)
 
 
 def _files_under(hub: HubClient, bucket_id: str, prefix: str) -> Iterator[RemoteEntry]:

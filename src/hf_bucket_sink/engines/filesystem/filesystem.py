@@ -38,13 +38,13 @@ from huggingface_hub import HfFileSystem
 
 from hf_bucket_sink.core.commit import Deletion
 from hf_bucket_sink.core.credentials import HubCredentials, resolve_credentials
-from hf_bucket_sink.core.hub import HubClient, now_ms
+from hf_bucket_sink.core.hub import BATCH_LIMIT, HubClient, now_ms
 from hf_bucket_sink.core.paths import BucketPath
 from hf_bucket_sink.core.remote_file import RemoteEntry
 from hf_bucket_sink.core.upload import UploadSession
 from hf_bucket_sink.engines.filesystem.files import BucketReadFile, BucketTextFile, BucketWriteFile, PinnedRanges
 from hf_bucket_sink.engines.filesystem.transaction import BucketTransaction, publish
-from hf_bucket_sink.errors import BucketFileExistsError, UploadError
+from hf_bucket_sink.errors import BucketFileExistsError, CommitError, UploadError
 
 __all__ = ["BucketFileSystem", "CopyLine", "register_filesystem", "unregister_filesystem"]
 
@@ -306,10 +306,19 @@ class BucketFileSystem(HfFileSystem):
 def _send_lines(hub: HubClient, bucket_id: str, lines: Sequence[Any]) -> None:
     """``copyFile``/``deleteFile`` lines in ``/batch`` requests (in order); the typed CommitError on refusal.
 
-    The one place cp/mv/rm-by-move talk to ``/batch`` (``HubClient.register_files`` duck-types lines
-    by ``to_json()``); it follows the Hub client when the commit protocol's ``HubClient.batch`` lands.
+    The one place cp/mv/rm-by-move talk to ``/batch``. A lost answer is reported as such: the
+    Hub may have applied part of the request (check with ``fs.ls``), and rerunning is safe.
     """
-    hub.register_files(bucket_id, lines)  # type: ignore[arg-type]
+    for start in range(0, len(lines), BATCH_LIMIT):
+        chunk = lines[start : start + BATCH_LIMIT]
+        outcome = hub.batch(bucket_id, chunk)
+        if outcome.failed or outcome.lost:
+            reasons = "; ".join(f"{p}: {r}" for p, r in list(outcome.failed.items())[:10]) or str(outcome.lost)
+            raise CommitError(
+                f"The Hub did not apply {len(outcome.failed) or 'some'} of {len(chunk)} copy/delete line(s) in "
+                f"{bucket_id!r}: {reasons}. Earlier requests of this call were applied; list the paths to see what "
+                "is there now, and run the call again (copies and deletions are safe to repeat)."
+            )
 
 
 def _in_transaction(file: BucketWriteFile) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fsspec.transaction import Transaction
 
-from hf_bucket_sink.core.commit import CommitReport, StoredFile, register
+from hf_bucket_sink.core.commit import CommitReport, StoredFile, commit_output
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.upload import UploadSession
 from hf_bucket_sink.core.writers import UploadTuning
@@ -46,7 +46,7 @@ TRANSACTION_TUNING = UploadTuning(block_bytes=2 * 1024 * 1024, queue_blocks=2)
 
 def publish(hub: HubClient, bucket_id: str, stored: Sequence[StoredFile]) -> CommitReport:
     """Make stored files visible: the one place this filesystem calls the commit protocol."""
-    return register(hub, bucket_id, stored)
+    return commit_output(hub, bucket_id, stored)  # loose files: no directory, so no commit point to replace
 
 
 class BucketTransaction(Transaction):  # type: ignore[misc]
