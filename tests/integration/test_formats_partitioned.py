@@ -424,8 +424,8 @@ def test_no_upload_threads_left_running_after_a_failed_sink(
         else:
             hf_bucket_sink.sink_parquet(lf, target + "x.parquet", storage_options=opts)
     assert len(seen) > 12, "the failure was not injected"
-    if not partitioned:
-        assert any(n.startswith("hf-bucket-sink-upload") for names in seen for n in names), seen
+    # the sink's threads (uploader and/or stall watchdog) were running mid-query, and none is left
+    assert any(names for names in seen), seen
     assert sink_threads() == []
 
 

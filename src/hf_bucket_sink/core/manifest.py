@@ -19,6 +19,7 @@ Readers follow it with :func:`read_manifest`::
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ __all__ = [
     "read_manifest",
     "normalize_directory",
 ]
+
+logger = logging.getLogger("hf_bucket_sink")
 
 #: version 2: the manifest lives beside the directory and records ``retire`` and ``commit_id``
 MANIFEST_VERSION = 2
@@ -175,5 +178,19 @@ def read_manifest(hub: HubClient, bucket_id: str, directory: str) -> Manifest | 
             continue
         size = int(entry.get("size") or 0)
         data = hub.read_range(bucket_id, location, 0, size)
+        if location != manifest_path(directory) and not _written_by_us(data):
+            # a _manifest.json inside the directory that no release of ours wrote: the user's own file
+            logger.debug("%s is not a manifest of ours; the directory has no commit point", location)
+            continue
         return Manifest.from_bytes(data, directory, location=location, location_hash=entry.get("xetHash"))
     return None
+
+
+def _written_by_us(data: bytes) -> bool:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("version"), int) and isinstance(body.get("files"), list) and all(
+        isinstance(f, dict) for f in body["files"]
+    )
