@@ -705,8 +705,10 @@ def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dic
         return pl.Schema(out)
 
     def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
+        return ts.pushed_down(frames(), predicate, with_columns, n_rows)
+
+    def frames() -> Iterator[pl.DataFrame]:
         parsed = file_schema()
-        remaining = n_rows
         header_wanted = fmt == "csv" and options.get("has_header", True)
         for entry in sources.files:
             values = _hive_values(entry, sources.base)
@@ -720,26 +722,21 @@ def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dic
                         if not piece:
                             continue
                     df = ts.parse_piece(fmt, piece, parsed, options, header=header)
-                    extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in parsed]
-                    if paths_column:
-                        extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
-                    if extra:
-                        df = df.with_columns(extra)
-                    if predicate is not None:
-                        df = df.filter(predicate)
-                    if with_columns is not None:
-                        df = df.select(with_columns)
-                    if remaining is not None:
-                        df = df.head(remaining)
-                        remaining -= df.height
-                    if df.height:
-                        yield df
-                    if remaining is not None and remaining <= 0:
-                        return
+                    yield _with_source_columns(df, entry, values, keys, parsed, paths_column)
             finally:
                 stream.close()  # type: ignore[attr-defined]
 
     return _Plan(schema, batches)
+
+
+def _with_source_columns(
+    df: pl.DataFrame, entry: RemoteEntry, values: dict[str, str], keys: pl.Schema, present: Any, paths_column: str | None
+) -> pl.DataFrame:
+    """A file's frame with the columns that come from where it lives: hive keys it lacks, its URI."""
+    extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in present]
+    if paths_column:
+        extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
+    return df.with_columns(extra) if extra else df
 
 
 # --- IPC: the footer, then one record batch at a time, by range ----------------------------------
@@ -752,6 +749,8 @@ def _ipc_plan(sources: _Sources, transport: RangeTransport, options: dict[str, A
     """Arrow IPC files read through their footer: pyarrow's file reader over :class:`RemoteFile`
     fetches the footer, then each record batch's byte range; memory is one record batch."""
     import pyarrow.ipc as ipc
+
+    from hf_bucket_sink.polars import text_stream as ts
 
     hive = options.pop("hive_partitioning", None)
     hive = sources.is_directory if hive is None else bool(hive)
@@ -775,7 +774,9 @@ def _ipc_plan(sources: _Sources, transport: RangeTransport, options: dict[str, A
     schema = pl.Schema(full)
 
     def batches(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
-        remaining = n_rows
+        return ts.pushed_down(frames(), predicate, with_columns, n_rows)
+
+    def frames() -> Iterator[pl.DataFrame]:
         for entry in sources.files:
             reader = open_reader(entry) if entry is not sources.files[0] else first
             values = _hive_values(entry, sources.base)
@@ -784,22 +785,7 @@ def _ipc_plan(sources: _Sources, transport: RangeTransport, options: dict[str, A
                     batch = reader.get_batch(i)
                 df = pl.from_arrow(batch)
                 assert isinstance(df, pl.DataFrame)
-                extra = [pl.lit(values.get(k), dtype=pl.String).cast(t).alias(k) for k, t in keys.items() if k not in file_schema]
-                if paths_column:
-                    extra.append(pl.lit(entry.uri, dtype=pl.String).alias(paths_column))
-                if extra:
-                    df = df.with_columns(extra)
-                if predicate is not None:
-                    df = df.filter(predicate)
-                if with_columns is not None:
-                    df = df.select(with_columns)
-                if remaining is not None:
-                    df = df.head(remaining)
-                    remaining -= df.height
-                if df.height:
-                    yield df
-                if remaining is not None and remaining <= 0:
-                    return
+                yield _with_source_columns(df, entry, values, keys, file_schema, paths_column)
 
     return _Plan(lambda: schema, batches)
 

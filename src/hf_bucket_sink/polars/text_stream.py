@@ -20,7 +20,7 @@ import polars as pl
 
 from hf_bucket_sink.errors import InvalidOptionError
 
-__all__ = ["PIECE", "CSV_STREAM_OPTIONS", "NDJSON_STREAM_OPTIONS", "streamable", "compression_of", "decompressed", "records", "parse_piece", "infer_schema", "first_record", "scan_stream"]
+__all__ = ["PIECE", "CSV_STREAM_OPTIONS", "NDJSON_STREAM_OPTIONS", "streamable", "compression_of", "decompressed", "records", "parse_piece", "infer_schema", "first_record", "scan_stream", "pushed_down"]
 
 #: bytes parsed at once (a piece ends at the last record boundary after this many bytes)
 PIECE = 8 * 1024 * 1024
@@ -197,11 +197,31 @@ def scan_stream(stream: BinaryIO, fmt: str, **options: Any) -> pl.LazyFrame:
         state["consumed"] = True
         first: bytes = state["first"]
         header = first_record(first, quote=quote, eol=eol) if fmt == "csv" and options.get("has_header", True) else b""
-        remaining = n_rows
-        for i, piece in enumerate(_chain(first[len(header):], state["pieces"])):
-            if not piece:
-                continue
-            df = parse_piece(fmt, piece, state["schema"], options, header=header)
+        frames = (
+            parse_piece(fmt, piece, state["schema"], options, header=header)
+            for piece in _chain(first[len(header):], state["pieces"]) if piece
+        )
+        yield from pushed_down(frames, predicate, with_columns, n_rows)
+
+    return register_io_source(batches, schema=schema, explain_name=f"stdin {fmt}", explain_detail="streamed once, piece by piece")
+
+
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def pushed_down(
+    frames: Iterator[pl.DataFrame], predicate: pl.Expr | None, with_columns: list[str] | None, n_rows: int | None
+) -> Iterator[pl.DataFrame]:
+    """Apply what Polars pushed into an IO source (predicate, projection, row limit) to its frames.
+
+    Stops pulling ``frames`` once ``n_rows`` are out, and closes it then, so a source's ``finally``
+    (an open stream) runs at once, not when the generator is collected.
+    """
+    remaining = n_rows
+    try:
+        for df in frames:
             if predicate is not None:
                 df = df.filter(predicate)
             if with_columns is not None:
@@ -213,10 +233,7 @@ def scan_stream(stream: BinaryIO, fmt: str, **options: Any) -> pl.LazyFrame:
                 yield df
             if remaining is not None and remaining <= 0:
                 return
-
-    return register_io_source(batches, schema=schema, explain_name=f"stdin {fmt}", explain_detail="streamed once, piece by piece")
-
-
-def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
