@@ -2,8 +2,8 @@
 
 PROMISE = "if_exists='error' refuses an existing target before the query runs."
 FILE = 'src/hf_bucket_sink/polars/sinks.py'
-SEARCH = '    delete_first = _check_if_exists(hub, parsed, if_exists)'
-REPLACE = '    delete_first = _check_if_exists(hub, parsed, "overwrite")'
+SEARCH = '    previous = _check_if_exists(hub, parsed, if_exists)'
+REPLACE = '    previous = _check_if_exists(hub, parsed, "overwrite")'
 TESTS = [
     "tests/integration/test_formats_partitioned.py::test_if_exists_error_fails_before_the_query_runs",
     "tests/integration/test_cli.py::test_if_exists_error_keeps_the_existing_file"
