@@ -5,7 +5,8 @@
     ds.write_datasink(BucketDatasink("hf://buckets/me/crawl/clean/", format="parquet"))
     back = read_bucket("hf://buckets/me/crawl/clean/", format="parquet")
 
-The implementation lives in :mod:`hf_bucket_sink.engines.ray`; this module is its public name.
+The implementation is the package :mod:`hf_bucket_sink.engines.ray` (``datasink``, ``encoder``,
+``arrow_fs``, ``reader``, ``formats``); this module is its public name.
 """
 
 from hf_bucket_sink.engines.ray import (

@@ -1,17 +1,4 @@
-"""Ray Data into and out of Storage Buckets: :class:`BucketDatasink` and :func:`read_bucket`.
-
-Needs the ``ray`` extra (``pip install "hf-bucket-sink[ray]"``); the core package never imports
-this module, so it never needs Ray::
-
-    import ray
-    from hf_bucket_sink.ray import BucketDatasink, read_bucket
-
-    ds = ray.data.read_parquet("s3://…").map_batches(clean)
-    sink = BucketDatasink("hf://buckets/me/crawl/clean/", format="parquet")
-    ds.write_datasink(sink)                       # files visible only now, all together
-    print(sink.result)                            # SinkResult: files, sizes, Xet hashes, rows
-
-    back = read_bucket("hf://buckets/me/crawl/clean/", format="parquet")   # a ray.data.Dataset
+"""Ray Data into a Storage Bucket: :class:`BucketDatasink`, and the :class:`TaskWrite` each task returns.
 
 How the datasink maps onto Ray's ``Datasink`` callbacks (the upload-then-register design of
 the Polars sinks, spread over a cluster):
@@ -46,52 +33,39 @@ import sys
 import time
 import types
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow.fs as pafs
-try:
-    import ray  # noqa: F401  (checked here so the message below names the extra)
-    from ray.data.block import BlockAccessor
-    from ray.data.datasource.datasink import Datasink
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "hf_bucket_sink.ray needs Ray Data: pip install 'hf-bucket-sink[ray]' (or pip install 'ray[data]')."
-    ) from exc
+from ray.data.block import BlockAccessor
+from ray.data.datasource.datasink import Datasink
 
+from hf_bucket_sink.core.commit import CommitReport, StoredFile, commit_output
 from hf_bucket_sink.core.credentials import HubCredentials, resolve_credentials
-from hf_bucket_sink.polars.cdc import DEFAULT_ROW_GROUP_SIZE, TellingFile, portable_schema, arrow_row_groups, cdc_options
+from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.manifest import Manifest, read_manifest
+from hf_bucket_sink.core.paths import BucketPath
+from hf_bucket_sink.core.result import SinkResult
+from hf_bucket_sink.core.upload import UploadSession, manifest_storer, result_of
+from hf_bucket_sink.engines.ray.encoder import TableFileEncoder
+from hf_bucket_sink.engines.ray.formats import FORMATS, Format, check_format
 from hf_bucket_sink.errors import (
     AuthenticationError,
     BucketFileExistsError,
     CommitError,
     InvalidOptionError,
 )
-from hf_bucket_sink.core.hub import HubClient
-from hf_bucket_sink.core.paths import BucketPath
-from hf_bucket_sink.core.result import SinkResult
-from hf_bucket_sink.core.commit import CommitReport, StoredFile, commit_output
-from hf_bucket_sink.core.manifest import Manifest, read_manifest
-from hf_bucket_sink.core.upload import UploadSession, manifest_storer, result_of
+from hf_bucket_sink.polars.cdc import DEFAULT_ROW_GROUP_SIZE, cdc_options
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from ray.data import Dataset
 
-__all__ = ["BucketDatasink", "TaskWrite", "BucketFileSystemHandler", "bucket_filesystem", "read_bucket"]
+__all__ = ["BucketDatasink", "TaskWrite", "DEFAULT_PLAIN_ROW_GROUP_SIZE", "DEFAULT_TARGET_BYTES_PER_FILE"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
-Format = Literal["parquet", "csv", "ndjson"]
 IfExists = Literal["error", "overwrite", "append"]
 
-#: extension and content type of each format's files (NDJSON as .jsonl, like the partitioned sinks)
-_FORMATS: dict[str, tuple[str, str]] = {
-    "parquet": ("parquet", "application/vnd.apache.parquet"),
-    "csv": ("csv", "text/csv"),
-    "ndjson": ("jsonl", "application/x-ndjson"),
-}
 #: rows per Parquet row group without CDC (Polars' default): ~25-60 MB of Arrow data for wide rows
 DEFAULT_PLAIN_ROW_GROUP_SIZE = 122_880
 #: a new file is started once the current one has this many bytes (checked after each row group / batch)
@@ -156,90 +130,6 @@ def _worker_credentials(endpoint: str | None, token_provider: Callable[[], str] 
     return creds
 
 
-# -- writing one task's files ------------------------------------------------------------------------
-
-
-class _FileOut:
-    """One bucket file being written from Arrow tables: a format encoder over a ``TellingFile`` (counts bytes)."""
-
-    def __init__(self, fmt: str, file: Any, options: Mapping[str, Any]) -> None:
-        self.fmt = fmt
-        self.gate = TellingFile(file)
-        self.rows = 0
-        self._options = options
-        self._parquet: Any = None
-        self._schema: pa.Schema | None = None
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
-        self._header_written = False
-
-    @property
-    def bytes(self) -> int:
-        return self.gate.tell()
-
-    def write(self, table: pa.Table) -> None:
-        if self.fmt == "parquet":
-            self._write_parquet(table)
-        else:
-            self._write_text(table)
-        self.rows += table.num_rows
-
-    def _write_parquet(self, table: pa.Table) -> None:
-        import pyarrow.parquet as pq
-
-        if self._parquet is None:
-            self._schema = portable_schema(table.schema)
-            opts = self._options
-            self._parquet = pq.ParquetWriter(
-                self.gate,
-                self._schema,
-                compression=opts["compression"],
-                compression_level=opts["compression_level"],
-                use_content_defined_chunking=opts["cdc"] or False,
-            )
-        # regroup into exact row groups (what write_cdc_parquet does): identical input, identical bytes
-        self._pending.append(table)
-        self._pending_rows += table.num_rows
-        if self._pending_rows >= self._options["row_group_size"]:
-            self._flush_groups(final=False)
-
-    def _flush_groups(self, *, final: bool) -> None:
-        size = self._options["row_group_size"]
-        assert self._schema is not None
-        groups = list(arrow_row_groups(self._pending, size, self._schema))
-        self._pending, self._pending_rows = [], 0
-        if not final and groups and groups[-1].num_rows < size:
-            tail = groups.pop()  # keep the short remainder for the next group
-            self._pending, self._pending_rows = [tail], tail.num_rows
-        for group in groups:
-            self._parquet.write_table(group, row_group_size=group.num_rows)
-
-    def _write_text(self, table: pa.Table) -> None:
-        import polars as pl
-
-        frame = pl.from_arrow(table, rechunk=False)
-        assert isinstance(frame, pl.DataFrame)
-        if self.fmt == "csv":
-            frame.write_csv(self.gate, include_header=not self._header_written)
-            self._header_written = True
-        else:
-            frame.write_ndjson(self.gate)
-
-    def close(self) -> None:
-        """Write what is pending and the Parquet footer (the upload itself is finished by the session)."""
-        if self._parquet is not None:
-            self._flush_groups(final=True)
-            self._parquet.close()
-
-    def discard(self) -> None:
-        """On failure: pyarrow writes a footer when destroyed; send it nowhere (see write_cdc_parquet)."""
-        self.gate.shut()
-        if self._parquet is not None:
-            self._parquet.is_open = False
-
-
-# -- the datasink --------------------------------------------------------------------------------------
-
 
 class BucketDatasink(Datasink[TaskWrite]):
     """A Ray Data datasink writing a dataset into a Storage Bucket folder, registered atomically per batch.
@@ -293,8 +183,7 @@ class BucketDatasink(Datasink[TaskWrite]):
         content_defined_chunking: bool | Mapping[str, int] | None = None,
     ) -> None:
         self.base = BucketPath.parse(uri, kind="dir")
-        if format not in _FORMATS:
-            raise InvalidOptionError(f"BucketDatasink: format must be one of {', '.join(map(repr, _FORMATS))}, not {format!r}.")
+        check_format(format, "BucketDatasink")
         if if_exists not in ("error", "overwrite", "append"):
             raise InvalidOptionError(f"BucketDatasink: if_exists must be 'error', 'overwrite' or 'append', not {if_exists!r}.")
         if manifest not in (None, True, False):
@@ -408,10 +297,10 @@ class BucketDatasink(Datasink[TaskWrite]):
         what = f"task {task_idx} writing into {self.base}"
         hub = HubClient(_worker_credentials(self._endpoint, self._token_provider, what))
         access = hub.xet_token(self.base.bucket_id, write=True)
-        ext, content_type = _FORMATS[self.format]
+        ext, content_type = FORMATS[self.format]
         rows_total = 0
         with UploadSession(hub, self.base.bucket_id, access) as session:
-            out: _FileOut | None = None
+            out: TableFileEncoder | None = None
             target: BucketPath | None = None
             index = 0
             try:
@@ -423,7 +312,7 @@ class BucketDatasink(Datasink[TaskWrite]):
                         if out is None:
                             target = self.base.join(f"{write_id}_{task_idx:06d}_{index:04d}.{ext}")
                             writer = session.open_writer(target, content_type=content_type)
-                            out = _FileOut(self.format, writer, self._writer_options)
+                            out = TableFileEncoder(self.format, writer, self._writer_options)
                             index += 1
                         out.write(table.slice(start, step))
                         if out.bytes >= self.target_bytes_per_file:
@@ -520,204 +409,3 @@ class BucketDatasink(Datasink[TaskWrite]):
             key=None, include_key=None, max_rows_per_file=None, approximate_bytes_per_file=self.target_bytes_per_file
         )
         return manifest_fields(SINK_FORMATS[self.format], schema, spec)
-
-
-# -- reading -------------------------------------------------------------------------------------------
-
-
-class BucketFileSystemHandler(pafs.FileSystemHandler):  # type: ignore[misc]
-    """A read-only pyarrow filesystem handler over bucket files, picklable without a token.
-
-    Paths are ``<namespace>/<bucket>/<path>``. Each process resolves its own credentials (as the
-    datasink's workers do) and reads with ranged ``GET …/resolve/…`` requests (the scan path's
-    ``RemoteFile``). Known files (from the driver's listing) need no lookup; others are looked up.
-    Wrap it with :func:`bucket_filesystem` to get a ``pyarrow.fs.PyFileSystem``.
-    """
-
-    def __init__(
-        self, entries: Iterable[Any] = (), *, endpoint: str | None = None, token_provider: Callable[[], str] | None = None
-    ) -> None:
-        self._entries = {f"{e.bucket_id}/{e.path}": e for e in entries}
-        self._endpoint = endpoint
-        self._token_provider = token_provider
-        self._transport: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_transport"] = None  # holds a HubClient with the token: never pickled
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        # unpickled in a Ray worker, before Ray's listing threads check this filesystem
-        _settle_fsspec_http_import()
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BucketFileSystemHandler) and other._endpoint == self._endpoint and other._entries == self._entries
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def _hub(self) -> HubClient:
-        from hf_bucket_sink.core.remote_file import ResolveRanges
-
-        if self._transport is None:
-            options: dict[str, Any] = {"endpoint": self._endpoint} if self._endpoint else {}
-            if self._token_provider is not None:
-                options["token"] = self._token_provider()
-            self._transport = ResolveRanges(HubClient(resolve_credentials(options)))
-        return self._transport.hub  # type: ignore[no-any-return]
-
-    @staticmethod
-    def _split(path: str) -> tuple[str, str]:
-        parts = path.strip("/").split("/", 2)
-        if len(parts) < 2:
-            raise FileNotFoundError(f"{path!r} is not <namespace>/<bucket>/<path>")
-        return f"{parts[0]}/{parts[1]}", parts[2] if len(parts) == 3 else ""
-
-    def _entry(self, path: str) -> Any:
-        from hf_bucket_sink.errors import BucketFileNotFoundError
-        from hf_bucket_sink.core.remote_file import RemoteEntry
-
-        entry = self._entries.get(path)
-        if entry is None:
-            bucket, key = self._split(path)
-            found = [i for i in self._hub().paths_info(bucket, [key]) if i.get("type", "file") == "file"]
-            if not found:
-                raise BucketFileNotFoundError(f"hf://buckets/{path} was not found.")
-            entry = self._entries[path] = RemoteEntry.from_listing(bucket, found[0])
-        return entry
-
-    # pyarrow.fs.FileSystemHandler
-    def get_type_name(self) -> str:
-        return "hf-buckets"
-
-    def normalize_path(self, path: str) -> str:
-        return path
-
-    def get_file_info(self, paths: list[str]) -> list[Any]:
-        infos = []
-        for p in paths:
-            try:
-                infos.append(pafs.FileInfo(p, pafs.FileType.File, size=self._entry(p).size))
-            except FileNotFoundError:
-                infos.append(pafs.FileInfo(p, pafs.FileType.Directory if self._is_dir(p) else pafs.FileType.NotFound))
-        return infos
-
-    def _is_dir(self, path: str) -> bool:
-        """A folder exists in a bucket when some file lives under it (buckets have no empty folders)."""
-        try:
-            bucket, key = self._split(path)
-        except FileNotFoundError:
-            return False
-        prefix = key.rstrip("/") + "/" if key else ""
-        return next(iter(self._hub().list_tree(bucket, prefix, recursive=False)), None) is not None
-
-    def get_file_info_selector(self, selector: Any) -> list[Any]:
-        from hf_bucket_sink.core.remote_file import RemoteEntry
-
-        bucket, key = self._split(selector.base_dir)
-        prefix = key.rstrip("/") + "/" if key else ""
-        infos = []
-        for item in self._hub().list_tree(bucket, prefix, recursive=selector.recursive):
-            path = f"{bucket}/{item['path']}"
-            if item.get("type") == "directory":
-                infos.append(pafs.FileInfo(path, pafs.FileType.Directory))
-            else:
-                entry = self._entries.setdefault(path, RemoteEntry.from_listing(bucket, item))
-                infos.append(pafs.FileInfo(path, pafs.FileType.File, size=entry.size))
-        return infos
-
-    def open_input_file(self, path: str) -> Any:
-        import pyarrow as pa
-
-        from hf_bucket_sink.core.remote_file import RemoteFile
-
-        entry = self._entry(path)
-        self._hub()
-        return pa.PythonFile(RemoteFile(entry, self._transport), mode="r")
-
-    def open_input_stream(self, path: str) -> Any:
-        return self.open_input_file(path)
-
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        import pyarrow as pa
-
-        raise pa.ArrowNotImplementedError("hf://buckets reads through this filesystem are read-only; write with BucketDatasink")
-
-    create_dir = delete_dir = delete_dir_contents = delete_root_dir_contents = _read_only
-    delete_file = move = copy_file = open_output_stream = open_append_stream = _read_only
-
-
-def bucket_filesystem(
-    entries: Iterable[Any] = (), *, endpoint: str | None = None, token_provider: Callable[[], str] | None = None
-) -> Any:
-    """A ``pyarrow.fs.PyFileSystem`` over buckets for ``ray.data.read_*(paths, filesystem=...)``.
-
-    >>> fs = bucket_filesystem(endpoint="https://huggingface.co")
-    >>> ray.data.read_parquet("me/b/out/", filesystem=fs)      # paths without hf://buckets/
-    """
-    _settle_fsspec_http_import()
-    return pafs.PyFileSystem(BucketFileSystemHandler(entries, endpoint=endpoint, token_provider=token_provider))
-
-
-def _settle_fsspec_http_import() -> None:
-    """Work around a race in Ray Data's threaded file listing (seen with Ray 2.60).
-
-    Ray checks every path with ``from fsspec.implementations.http import HTTPFileSystem`` and
-    treats ``ModuleNotFoundError`` as "no HTTP filesystem". Without ``aiohttp`` that import fails,
-    and when several listing threads try it at once some get a half-initialised module and an
-    ``ImportError`` that Ray does not catch (4 files were enough; on the driver and in the
-    workers' ListFiles tasks). Called where our filesystem is built or unpickled: if the import fails, mark
-    the module as absent (``None`` in ``sys.modules``) so every later attempt fails the same,
-    caught way. Nothing changes when aiohttp is installed.
-    """
-    name = "fsspec.implementations.http"
-    if name in sys.modules:
-        return
-    try:
-        __import__(name)
-    except ModuleNotFoundError:
-        sys.modules[name] = None  # type: ignore[assignment]
-    except ImportError:  # some other breakage: leave it to Ray
-        pass
-
-
-def read_bucket(
-    source: str | Sequence[str],
-    *,
-    format: Format = "parquet",
-    storage_options: Mapping[str, Any] | None = None,
-    token_provider: Callable[[], str] | None = None,
-    **read_options: Any,
-) -> Dataset:
-    """A Ray ``Dataset`` over bucket files: a file, a folder, a glob (``**`` spans folders), or a list.
-
-    >>> ds = read_bucket("hf://buckets/me/b/out/", format="parquet", columns=["id"])
-    >>> ds = read_bucket("hf://buckets/me/b/logs/**/*.jsonl", format="ndjson")
-
-    Lists on the driver (hidden names such as ``_manifest.json`` skipped, as the Polars scans do),
-    then calls ``ray.data.read_parquet`` / ``read_csv`` / ``read_json`` (one row per line) with
-    ``read_options`` and a :func:`bucket_filesystem` holding the listing: Parquet tasks range-read
-    only the columns and row groups they need. Workers resolve the token as for the datasink.
-    """
-    import ray.data
-
-    from hf_bucket_sink.polars.scans import list_sources
-
-    if format not in _FORMATS:
-        raise InvalidOptionError(f"read_bucket: format must be one of {', '.join(map(repr, _FORMATS))}, not {format!r}.")
-    hub = HubClient(resolve_credentials(storage_options))
-    sources = list_sources(hub, source, format, glob=True, hidden=(".", "_"))
-    fs = bucket_filesystem(sources.files, endpoint=hub.creds.endpoint, token_provider=token_provider)
-    paths = [f"{e.bucket_id}/{e.path}" for e in sources.files]
-    if format == "parquet":
-        return ray.data.read_parquet(paths, filesystem=fs, **read_options)
-    if format == "csv":
-        return ray.data.read_csv(paths, filesystem=fs, **read_options)
-    # Ray's pyarrow JSON reader reads newline-delimited JSON (``lines=True`` selects a pandas
-    # reader that refuses a filesystem)
-    return ray.data.read_json(paths, filesystem=fs, **read_options)
-
