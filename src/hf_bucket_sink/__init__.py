@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # static view for type checkers and IDEs
         UnsupportedTargetError,
         UploadError,
     )
-    from hf_bucket_sink.polars.install import install, uninstall
+    from hf_bucket_sink.hooks import install, uninstall
     from hf_bucket_sink.core.paths import BucketPath
     from hf_bucket_sink.core.result import FileResult, SinkResult
     from hf_bucket_sink.polars.scans import (
@@ -67,8 +67,8 @@ _WHERE = {
     "write_ndjson": "polars.sinks",
     "write_ipc": "polars.sinks",
     **{name: "polars.scans" for name in ("scan_parquet", "scan_csv", "scan_ndjson", "scan_ipc", "read_parquet", "read_csv", "read_ndjson", "read_ipc")},
-    "install": "polars.install",
-    "uninstall": "polars.install",
+    "install": "hooks",
+    "uninstall": "hooks",
     "BucketPath": "core.paths",
     "SinkResult": "core.result",
     "FileResult": "core.result",

@@ -3,7 +3,12 @@
 - no import cycles between modules (also not through lazy, function-level imports);
 - no module imports a ``_private`` name of another module, nor a ``_private`` module;
 - arrows point down the layers: ``core`` imports no engine, the Polars integration and the
-  engines import no CLI, ``localhub`` (the emulator) imports nothing from the client side.
+  engines import no CLI, ``localhub`` (the emulator) imports nothing from the client side;
+- dynamic imports count as imports: ``importlib.import_module("hf_bucket_sink.…")``,
+  ``__import__(…)`` and ``pkgutil.resolve_name(…)`` are read like ``import`` statements, and one
+  whose module the check cannot read (not a string literal, nor a name bound to one) fails, so
+  a layer cannot reach up by naming a module in a string. The one exception is the package's
+  ``__init__`` (the lazy public surface, the top of the layers).
 
 A failure names the modules, so the fix is to move the shared thing down a layer and give it a
 public name in that module's ``__all__``.
@@ -31,6 +36,8 @@ LAYERS = {
     "spark": 3,
     "filesystem": 3,
     "cli": 4,
+    # install()/uninstall(): the Polars hook (polars) and the fsspec protocol (engines) together
+    "hooks": 4,
     # the public surface: lazy re-exports of the layers below; the CLI may use it
     "__init__": 4,
 }
@@ -51,8 +58,79 @@ def _modules() -> dict[str, ast.Module]:
 MODULES = _modules()
 
 
+#: callables that import the module named by their first argument
+_DYNAMIC_IMPORTERS = {"import_module", "__import__", "resolve_name"}
+
+
+def _string_values(tree: ast.Module, node: ast.expr) -> list[str] | None:
+    """The module names a dynamic import's argument can hold, or None when they cannot be read.
+
+    A string literal, or a name every assignment in the module binds to a string literal.
+    """
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name):
+        values: list[str] = []
+        for other in ast.walk(tree):
+            if isinstance(other, (ast.Assign, ast.AnnAssign)):
+                targets = other.targets if isinstance(other, ast.Assign) else [other.target]
+                if any(isinstance(t, ast.Name) and t.id == node.id for t in targets):
+                    if not (isinstance(other.value, ast.Constant) and isinstance(other.value.value, str)):
+                        return None
+                    values.append(other.value.value)
+        return values or None
+    return None
+
+
+def _anchor(tree: ast.Module, call: ast.Call, name: str, package: str) -> str | None:
+    """The package ``import_module(".x", package)`` resolves against (``package=`` or the second argument)."""
+    given = next((k.value for k in call.keywords if k.arg == "package"), call.args[1] if len(call.args) > 1 else None)
+    if given is None:
+        return package
+    if isinstance(given, ast.Name) and given.id in ("__package__", "__name__"):
+        return package if given.id == "__package__" else name
+    values = _string_values(tree, given)
+    return values[0] if values and len(values) == 1 else None
+
+
+def _dynamic_imports(name: str, tree: ast.Module) -> list[tuple[str, int]]:
+    """(module name, line) of every call of ``importlib.import_module`` / ``__import__`` / ``pkgutil.resolve_name``.
+
+    An argument the check cannot read is reported as the module ``"<unreadable>"``.
+    """
+    found: list[tuple[str, int]] = []
+    package = name if (ROOT.parent / name.replace(".", "/") / "__init__.py").exists() else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if called not in _DYNAMIC_IMPORTERS:
+            continue
+        values = _string_values(tree, node.args[0])
+        if values is None:
+            found.append(("<unreadable>", node.lineno))
+            continue
+        anchor = _anchor(tree, node, name, package) if called == "import_module" else package
+        for value in values:
+            value = value.split(":")[0]  # resolve_name("pkg.mod:attr")
+            if value.startswith("."):  # import_module(".x", package=...): relative to that package
+                if anchor is None:
+                    found.append(("<unreadable>", node.lineno))
+                    continue
+                dots = len(value) - len(value.lstrip("."))
+                base = anchor.split(".")[: len(anchor.split(".")) - dots + 1]
+                value = ".".join(base + [value.lstrip(".")]).rstrip(".")
+            found.append((value, node.lineno))
+    return found
+
+
 def _imports(name: str, tree: ast.Module) -> list[tuple[str, str | None, int]]:
-    """(imported module, imported name or None, line) for every import of our package in ``tree``."""
+    """(imported module, imported name or None, line) for every import of our package in ``tree``.
+
+    Dynamic imports (see :func:`_dynamic_imports`) are in the list too; one whose module cannot
+    be read is there as ``"hf_bucket_sink.<unreadable>"``, a module in no layer.
+    """
     found: list[tuple[str, str | None, int]] = []
     is_package = (ROOT.parent / name.replace(".", "/") / "__init__.py").exists()
     for node in ast.walk(tree):
@@ -73,6 +151,12 @@ def _imports(name: str, tree: ast.Module) -> list[tuple[str, str | None, int]]:
                     found.append((sub, None, node.lineno))
                 else:
                     found.append((module, alias.name, node.lineno))
+    for module, line in _dynamic_imports(name, tree):
+        if module == "<unreadable>":
+            if name != PACKAGE:  # the lazy public surface may name the layers below by a computed string
+                found.append((f"{PACKAGE}.<unreadable>", None, line))
+        elif module.split(".")[0] == PACKAGE:
+            found.append((module, None, line))
     return found
 
 
@@ -122,11 +206,15 @@ def test_no_import_cycles() -> None:
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
-def test_imports_point_down_the_layers() -> None:
+def _layer_violations(modules: dict[str, ast.Module]) -> list[str]:
+    """Every import (static or dynamic) in ``modules`` that points up a layer, or that the check cannot read."""
     bad = []
-    for name, tree in MODULES.items():
+    for name, tree in modules.items():
         own = _layer(name)
         for module, _, line in _imports(name, tree):
+            if module == f"{PACKAGE}.<unreadable>":
+                bad.append(f"{name}:{line} imports a module named by a computed string (write it as a literal)")
+                continue
             other = _layer(module)
             if own is None:  # the emulator: nothing from the client side at all
                 if module.split(".")[1:2] != ["localhub"]:
@@ -139,7 +227,42 @@ def test_imports_point_down_the_layers() -> None:
             if other[1] > own[1] or (other[1] == own[1] == LAYERS["engines"] and other[0] != own[0] and own[0] != "engines"):
                 if not (own[0] in ("ray", "spark", "filesystem") and other[0] == "engines"):  # public names of an engine
                     bad.append(f"{name}:{line} ({own[0]}) imports {module} ({other[0]})")
+    return bad
+
+
+def test_imports_point_down_the_layers() -> None:
+    bad = _layer_violations(MODULES)
     assert not bad, "imports that point up a layer:\n" + "\n".join(bad)
+
+
+def test_every_top_level_part_has_a_layer() -> None:
+    """A new top-level module or folder must be placed in LAYERS (else it would silently count as an engine)."""
+    tops = {name.split(".")[1] for name in MODULES if name.count(".") >= 1} - {"localhub"}
+    assert tops <= set(LAYERS), f"top-level parts without a layer in LAYERS: {sorted(tops - set(LAYERS))}"
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "caught"),
+    [
+        # the round-2 install(): the Polars layer reaching the engines layer by a string
+        ("polars.install", 'import importlib\nimportlib.import_module("hf_bucket_sink.engines.filesystem")', True),
+        ("core.hub", 'from importlib import import_module\nM = "hf_bucket_sink.cli.main"\nimport_module(M)', True),
+        ("polars.sinks", '__import__("hf_bucket_sink.engines.ray")', True),
+        ("core.commit", 'import pkgutil\npkgutil.resolve_name("hf_bucket_sink.polars.scans:scan_parquet")', True),
+        ("core.upload", 'import importlib\nimportlib.import_module("hf_bucket_sink." + NAME)', True),
+        ("polars.scans", 'import importlib\nimportlib.import_module(".cli.main", package="hf_bucket_sink")', True),
+        # pointing down, or outside the package: fine
+        ("polars.install", 'import importlib\nimportlib.import_module("hf_bucket_sink.core.paths")', False),
+        ("core.hub", 'import importlib\nimportlib.import_module("fsspec.implementations.http")', False),
+        ("hooks", 'import importlib\nimportlib.import_module("hf_bucket_sink.engines.filesystem")', False),
+    ],
+)
+def test_a_dynamic_import_is_checked_like_a_static_one(module: str, source: str, caught: bool) -> None:
+    """The layer check reads ``import_module`` strings too (proved here on sources written to break it)."""
+    name = f"{PACKAGE}.{module}"
+    assert name in MODULES  # a real module's place in the layers
+    bad = _layer_violations({name: ast.parse(source)})
+    assert bool(bad) == caught, bad
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if n.count(".") >= 2 and not n.split(".")[-1].startswith("_")))

@@ -1,4 +1,7 @@
-"""``install()`` / ``uninstall()``: teach Polars' own methods about ``hf://buckets`` paths.
+"""The Polars hook of ``install()`` / ``uninstall()``: teach Polars' own methods about ``hf://buckets`` paths.
+
+Called by :func:`hf_bucket_sink.install` (:mod:`hf_bucket_sink.hooks`), which also hands fsspec's
+``hf`` protocol to the streaming filesystem; this module knows only Polars::
 
 >>> import hf_bucket_sink, polars as pl
 >>> hf_bucket_sink.install()
@@ -159,7 +162,10 @@ def _uninstall_readers() -> None:
 
 
 def install() -> None:
-    """Route Polars writes with ``hf://buckets/...`` targets, and reads of such sources, to hf-bucket-sink (idempotent)."""
+    """Route Polars writes with ``hf://buckets/...`` targets, and reads of such sources, to hf-bucket-sink (idempotent).
+
+    Only Polars: :func:`hf_bucket_sink.install` calls this and also installs the fsspec protocol.
+    """
     from hf_bucket_sink.polars import sinks
 
     with _lock:
@@ -173,19 +179,6 @@ def install() -> None:
             _originals[(cls, method)] = getattr(cls, method)
             setattr(cls, method, wrapper)
         _install_readers()
-        _fsspec_hook(True)
-
-
-def _fsspec_hook(on: bool) -> None:
-    """The ``hf`` fsspec protocol: the streaming filesystem while installed.
-
-    The filesystem is in the engines layer, above this one, so it is looked up by name at call time
-    (a static import would point up the layers); it is the one upward reference, and it is this one.
-    """
-    import importlib
-
-    module = importlib.import_module("hf_bucket_sink.engines.filesystem")
-    (module.register_filesystem if on else module.unregister_filesystem)()
 
 
 def uninstall() -> None:
@@ -195,8 +188,8 @@ def uninstall() -> None:
             setattr(cls, method, original)
         _originals.clear()
         _uninstall_readers()
-        _fsspec_hook(False)
 
 
 def is_installed() -> bool:
+    """Whether Polars' methods are routed now (:func:`install` ran and :func:`uninstall` did not since)."""
     return bool(_originals)
