@@ -53,6 +53,7 @@ __all__ = [
     "add_source_arguments",
     "add_output_arguments",
     "add_run_arguments",
+    "add_write_arguments",
     "storage_options",
     "parse_sources",
     "scan_sources",
@@ -60,6 +61,7 @@ __all__ = [
     "preflight",
     "plan_output",
     "run_sink",
+    "stream_into_bucket",
     "report",
     "result_to_json",
     "human_bytes",
@@ -219,6 +221,16 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, writes: bool = True) -
         "--token", default=None,
         help="Hugging Face token (default: HF_TOKEN, then `hf auth login`'s; prefer the environment: flags show in ps)",
     )
+
+
+def add_write_arguments(parser: argparse.ArgumentParser, *, default_dir_format: str) -> None:
+    """Every flag of a command that streams sources into a bucket (``cp``, ``sql``): reading, writing, connection.
+
+    >>> add_write_arguments(parser, default_dir_format="parquet")   # --from ... --to ... --json --token ...
+    """
+    add_source_arguments(parser)
+    add_output_arguments(parser, default_dir_format=default_dir_format)
+    add_run_arguments(parser)
 
 
 def storage_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -573,6 +585,36 @@ def run_sink(lf: pl.LazyFrame, plan: OutputPlan, args: argparse.Namespace, optio
                 f"The query failed while streaming into {plan.shown}: {first_line(cause)}. Nothing was registered; "
                 "fix the input or the query and run it again."
             ) from cause
+
+
+def stream_into_bucket(
+    args: argparse.Namespace,
+    dest: str,
+    query: Callable[[ExitStack, Mapping[str, Any]], pl.LazyFrame],
+    *,
+    what: str,
+    dir_format: str | None,
+    file_name: str | None,
+) -> int:
+    """A write command once its sources are parsed, in the promised order; returns the exit code 0.
+
+    DEST and the output flags are checked (no network), then the token and bucket (preflight),
+    then ``query(stack, storage_options)`` opens the sources (closing them on ``stack``) and
+    builds the query, whose schema is resolved before any byte is sent; then it streams, the
+    files are registered together, and the result is printed. ``what`` names the query in errors.
+
+    >>> return stream_into_bucket(args, args.dest, lambda stack, options: scan_sources(sources, args, stack, options),
+    ...                           what="copy", dir_format="csv", file_name=None)
+    """
+    options = storage_options(args)
+    plan = plan_output(dest, args, dir_format=dir_format, file_name=file_name)
+    preflight(plan.bucket_id, options)
+    with quiet_progress(args), ExitStack() as stack:
+        lf = query(stack, options)
+        check_plan(lf, what)
+        result = run_sink(lf, plan, args, options)
+    report(result, args)
+    return 0
 
 
 # -- printing -------------------------------------------------------------------------------------

@@ -7,22 +7,13 @@ column name) and written as one file, or as many with ``--partition-by`` / ``--m
 from __future__ import annotations
 
 import argparse
-from contextlib import ExitStack
 
 from hf_bucket_sink.cli.common import (
-    add_output_arguments,
-    add_run_arguments,
-    add_source_arguments,
-    check_plan,
+    add_write_arguments,
     one_line_errors,
     parse_sources,
-    plan_output,
-    preflight,
-    quiet_progress,
-    report,
-    run_sink,
     scan_sources,
-    storage_options,
+    stream_into_bucket,
 )
 
 __all__ = ["configure_parser", "run", "DESCRIPTION", "EPILOG"]
@@ -63,23 +54,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add ``cp``'s arguments to ``parser`` (created with RawDescriptionHelpFormatter by the caller)."""
     parser.add_argument("sources", nargs="+", metavar="SRC", help="file, glob, folder, URL or '-' (stdin)")
     parser.add_argument("dest", metavar="DEST", help="hf://buckets/<namespace>/<bucket>/<file or folder/>")
-    add_source_arguments(parser)
-    add_output_arguments(parser, default_dir_format="the sources' format")
-    add_run_arguments(parser)
+    add_write_arguments(parser, default_dir_format="the sources' format")
 
 
 @one_line_errors
 def run(args: argparse.Namespace) -> int:
     """Run ``cp``; returns 0 (errors are raised as BucketSinkError for the CLI boundary)."""
-    options = storage_options(args)
     sources = parse_sources(args.sources, args.from_format)
     formats = {s.fmt for s in sources}
     single = sources[0].text if len(sources) == 1 and sources[0].single_file else None
-    plan = plan_output(args.dest, args, dir_format=formats.pop() if len(formats) == 1 else None, file_name=single)
-    preflight(plan.bucket_id, options)
-    with quiet_progress(args), ExitStack() as stack:
-        lf = scan_sources(sources, args, stack, options)
-        check_plan(lf, "copy")
-        result = run_sink(lf, plan, args, options)
-    report(result, args)
-    return 0
+    return stream_into_bucket(
+        args, args.dest, lambda stack, options: scan_sources(sources, args, stack, options),
+        what="copy", dir_format=formats.pop() if len(formats) == 1 else None, file_name=single,
+    )

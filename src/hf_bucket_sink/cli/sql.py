@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from contextlib import ExitStack
+from typing import Any
 
 from hf_bucket_sink.cli.common import (
-    add_output_arguments,
-    add_run_arguments,
-    add_source_arguments,
-    check_plan,
+    add_write_arguments,
     first_line,
     one_line_errors,
     parse_sources,
-    plan_output,
-    preflight,
-    quiet_progress,
-    report,
-    run_sink,
     scan_sources,
-    storage_options,
+    stream_into_bucket,
 )
 from hf_bucket_sink.errors import InvalidOptionError, QueryError
 
@@ -66,9 +60,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="a source the query names as NAME (repeatable; a repeated NAME adds sources to that table)",
     )
     parser.add_argument("--into", required=True, metavar="DEST", help="hf://buckets/<namespace>/<bucket>/<file or folder/>")
-    add_source_arguments(parser)
-    add_output_arguments(parser, default_dir_format="parquet")
-    add_run_arguments(parser)
+    add_write_arguments(parser, default_dir_format="parquet")
 
 
 @one_line_errors
@@ -76,16 +68,14 @@ def run(args: argparse.Namespace) -> int:
     """Run ``sql``; returns 0 (errors are raised as BucketSinkError for the CLI boundary)."""
     import polars as pl
 
-    options = storage_options(args)
     named: dict[str, list[str]] = {}
     for name, source in args.tables:
         named.setdefault(name, []).append(source)
     if sum(src == "-" for sources in named.values() for src in sources) > 1:
         raise InvalidOptionError("Only one --table can read stdin ('-').")
     parsed = {name: parse_sources(texts, args.from_format, what=f"--table {name}") for name, texts in named.items()}
-    plan = plan_output(args.into, args, dir_format="parquet", file_name=None)
-    preflight(plan.bucket_id, options)
-    with quiet_progress(args), ExitStack() as stack:
+
+    def query(stack: ExitStack, options: Mapping[str, Any]) -> pl.LazyFrame:
         frames = {name: scan_sources(sources, args, stack, options) for name, sources in parsed.items()}
         try:
             lf = pl.SQLContext(frames, eager=False).execute(args.query)
@@ -94,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
             raise QueryError(f"The SQL query is not valid: {first_line(exc)} (tables: {tables}). Nothing was written.") from exc
         if not isinstance(lf, pl.LazyFrame):  # execute(eager=False) always returns one; keep mypy honest
             lf = lf.lazy()
-        check_plan(lf, "SQL query")
-        result = run_sink(lf, plan, args, options)
-    report(result, args)
-    return 0
+        return lf
+
+    return stream_into_bucket(args, args.into, query, what="SQL query", dir_format="parquet", file_name=None)
