@@ -128,3 +128,15 @@ def test_the_progress_display_of_a_prepared_commit_is_the_claiming_sinks() -> No
     relay.target = lambda group, items: calls.append((group, items))
     relay("after", {})
     assert calls == [("after", {})]
+
+
+def test_prepare_commits_zero_builds_each_commit_when_its_sink_starts(
+    hub: LocalHub, opts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_BUCKET_SINK_PREPARE_COMMITS", "0")
+    for k in range(3):
+        hf_bucket_sink.sink_parquet(_frame(1), _uri(hub, f"z{k}"), storage_options=opts)
+        assert xet._prepared is None
+    monkeypatch.setenv("HF_BUCKET_SINK_PREPARE_COMMITS", "maybe")
+    with pytest.raises(hf_bucket_sink.InvalidOptionError, match="HF_BUCKET_SINK_PREPARE_COMMITS"):
+        hf_bucket_sink.sink_parquet(_frame(1), _uri(hub, "z3"), storage_options=opts)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hf_bucket_sink.core.settings import DEFAULT_UPLOAD_TIMEOUT, UPLOAD_TIMEOUT_ENV, max_upload_concurrency
+from hf_bucket_sink.core.settings import DEFAULT_UPLOAD_TIMEOUT, UPLOAD_TIMEOUT_ENV, max_upload_concurrency, prepare_commits
 from hf_bucket_sink.errors import UploadError
 
 __all__ = ["StallWatchdog", "xet_session", "forget_session", "upload_commit", "discard_prepared", "PREPARED_MIN_LIFETIME_S"]
@@ -226,7 +226,8 @@ def upload_commit(
     Takes the commit prepared by the previous upload of the same configuration (endpoint, token
     refresh URL and headers, compression policy, with or without a progress display) when there is
     one; from the second upload of a configuration on, starts preparing the next one on a helper
-    thread. ``settle`` joins that thread; ``settle(True)`` (a failure) also discards what it prepared.
+    thread (``HF_BUCKET_SINK_PREPARE_COMMITS=0`` turns that off). ``settle`` joins that thread;
+    ``settle(True)`` (a failure) also discards what it prepared.
     """
     global _prepared, _last_key
     session = xet_session(compression_policy)
@@ -248,7 +249,7 @@ def upload_commit(
     if commit is None:
         commit = session.new_upload_commit(**kwargs, progress_callback=progress_callback)
     mine: _Prepared | None = None
-    if repeat:
+    if repeat and prepare_commits():
         with _prepared_lock:
             if _prepared is None:  # else another thread's upload already prepares one
                 mine = _prepared = _Prepared(key, float(token_expiry_unix_secs), _Relay() if progress_callback is not None else None)
