@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...] [--repeat N] [--big-scale S]
 
+Issue 20's report (W1 at scales 1, 4 and 20, bucket vs Polars' local sink, 3 fresh-Hub pairs each,
+plus the loop of 100 small sinks with and without prepared commits)::
+
+    .venv/bin/python benchmarks/run.py --only sizes --big-repeat 3
+
 Writes ``docs/benchmarks.md`` (regenerated from scratch) and plots under ``docs/img/``.
 Every variant runs in a fresh Python process, measured from here: wall clock, ``os.wait4``
 rusage (peak RSS, user+sys CPU) and RSS samples; the child also reports the wall and CPU of the
@@ -14,7 +19,9 @@ scale (w1xN-local, w1xN-bucket: scale ``--big-scale``), throttle (all at 20 MB/s
 w1-bucket-throttled, w1-local-throttled and, not with --quick, w1xN-bucket-throttled,
 w1xN-local-throttled, w1xN-bucket-throttled-cc2), w2 (w2-local, w2-bucket), w3 (dedup sequence),
 tuning (w1-bucket-auto, w1-bucket-cc2), throughput (benchmarks/localhub_throughput.py, when
-present).  ``--quick`` drops every w1xN variant.
+present), sweep (W1 at every ``--scales`` value, ``--big-repeat`` pairs each), loop (100 small sinks
+in one process, with and without prepared commits, ``--repeat`` times), sizes (w1-local, w1-bucket,
+sweep, loop).  ``--quick`` drops every w1xN variant.
 """
 
 from __future__ import annotations
@@ -125,9 +132,38 @@ class Bench:
                     "--path-in-bucket", f"{workload}.parquet"]
             if compression_policy:
                 argv += ["--compression-policy", compression_policy]
-            run = run_variant(argv, env={**hub.client_env(), **(extra_env or {})}, server_pid=hub.pid)
+            # a fresh HF_HOME too (hf_xet's logs and anything huggingface_hub caches live there)
+            env = {**hub.client_env(), "HF_HOME": str(work / "hf-home"), **(extra_env or {})}
+            run = run_variant(argv, env=env, server_pid=hub.pid)
             self.record(name, label, run)
         _rmtree(work)
+
+    def loop(self, selected: set[str]) -> None:
+        """100 small sinks in one process per run, with prepared commits (the default) and without,
+        interleaved, ``--repeat`` times, each run into a fresh Hub with a fresh Xet cache."""
+        for rep in range(self.repeat):
+            self.log(f"loop round {rep + 1}/{self.repeat}")
+            n = self.args.loop
+            for name, env, label in (("loop", {}, f"{n} small sinks (default)"),
+                                     ("loop-unprepared", {"HF_BUCKET_SINK_PREPARE_COMMITS": "0"},
+                                      f"{n} small sinks, HF_BUCKET_SINK_PREPARE_COMMITS=0")):
+                if name not in self.failures:
+                    self.guarded(name, lambda: self._loop_run(name, label, env))
+
+    def _loop_run(self, name: str, label: str, env: dict[str, str]) -> None:
+        work = self.scratch(name)
+        try:
+            with HubProcess(work / "hub") as hub:
+                bucket_id = hub.create_bucket("loop")
+                argv = ["loop", "--workdir", str(work / "client"), "--endpoint", hub.url, "--token", hub.token,
+                        "--bucket", bucket_id, "--loop", str(self.args.loop)]
+                run = run_variant(argv, env={**hub.client_env(), "HF_HOME": str(work / "hf-home"), **env}, server_pid=hub.pid)
+            self.variants.setdefault(name, Variant(name, label)).runs.append(run)
+            b, l = run.child["bucket"], run.child["local"]
+            self.log(f"  {name}: bucket {b['wall_ms_median']:.1f} ms wall (median), {b['cpu_ms']:.1f} ms CPU per sink; "
+                     f"local {l['wall_ms_median']:.2f} ms, {l['cpu_ms']:.2f} ms CPU")
+        finally:
+            _rmtree(work)
 
     # -- groups -----------------------------------------------------------------------------------
     def fast_round(self, selected: set[str]) -> None:
@@ -356,6 +392,8 @@ def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
         "tuning": ["w1-bucket-auto", "w1-bucket-cc2"],
         "throughput": ["throughput"],
         "sweep": ["sweep"],  # W1 at every --scales value (issue 20)
+        "loop": ["loop"],  # 100 small sinks in one process (issue 20)
+        "sizes": ["w1-local", "w1-bucket", "sweep", "loop"],  # issue 20's report
         # companion benchmarks: their own script and report (see COMPANIONS)
         **{name: [name] for name in COMPANIONS},
     }
@@ -385,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-scale", type=float, default=5, help="TPC-H scale of the memory-growth run (default 5 = W1x5)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 4, 20],
                         help="TPC-H scales of the size sweep (group 'sweep'; default 1 4 20; 1 is the w1 group)")
+    parser.add_argument("--loop", type=int, default=100, help="small sinks per run of the loop group (default 100)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failed variants")
     args = parser.parse_args(argv)
@@ -421,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.once(selected)
         if "sweep" in selected:
             bench.sweep(selected)
+        if "loop" in selected:
+            bench.loop(selected)
         if "w3" in selected:
             bench.log("W3 dedup sequence")
             bench.guarded("w3", bench.w3)
