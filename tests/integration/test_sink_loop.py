@@ -140,3 +140,17 @@ def test_prepare_commits_zero_builds_each_commit_when_its_sink_starts(
     monkeypatch.setenv("HF_BUCKET_SINK_PREPARE_COMMITS", "maybe")
     with pytest.raises(hf_bucket_sink.InvalidOptionError, match="HF_BUCKET_SINK_PREPARE_COMMITS"):
         hf_bucket_sink.sink_parquet(_frame(1), _uri(hub, "z3"), storage_options=opts)
+
+
+def test_a_partitioned_sink_prepares_nothing_after_its_manifest(hub: LocalHub, opts: dict[str, str], aborted: list[Any]) -> None:
+    # data session, then the manifest's own session: the manifest ends the write, so nothing is
+    # prepared after it (a one-off partitioned sink would otherwise wait for a commit nobody uses)
+    df = pl.DataFrame({"k": [1, 1, 2], "v": ["a", "b", "c"]})
+    base = f"hf://buckets/{hub.user}/loop/parts"
+    for k in range(2):
+        hf_bucket_sink.sink_parquet(df, pl.PartitionBy(f"{base}{k}/", key="k"), storage_options=opts)
+        assert xet._prepared is None, f"partitioned sink {k} left a prepared commit"
+        assert _ours() == []
+    assert aborted == []  # the second sink's manifest used the commit its data session prepared
+    back = hf_bucket_sink.read_parquet(f"{base}1/", storage_options=opts)
+    assert back.sort("v").select("v").to_series().to_list() == ["a", "b", "c"]

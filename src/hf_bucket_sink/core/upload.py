@@ -61,6 +61,7 @@ class UploadSession:
         *,
         tuning: UploadTuning | None = None,
         progress_callback: Callable[[Any, Any], None] | None = None,
+        prepare_next: bool = True,
     ) -> None:
         self.hub = hub
         self.bucket_id = bucket_id
@@ -83,6 +84,7 @@ class UploadSession:
             token_refresh_headers=hub.headers(),
             custom_headers=hub.headers(auth=False),
             progress_callback=progress_callback,
+            prepare_next=prepare_next,
         )
         self._watchdog = StallWatchdog(self._commit, upload_timeout(), self._describe)
 
@@ -288,7 +290,8 @@ def manifest_storer(hub: HubClient, bucket_id: str, access: XetAccess, tuning: U
         namespace, _, name = bucket_id.partition("/")
         target = BucketPath(namespace, name, path)
         try:
-            with UploadSession(hub, bucket_id, access, tuning=tuning) as session:
+            # the manifest ends its write: preparing a commit after it would only delay the sink's return
+            with UploadSession(hub, bucket_id, access, tuning=tuning, prepare_next=False) as session:
                 return session._store_bytes(target, body, "application/json")
         except BucketSinkError:
             raise

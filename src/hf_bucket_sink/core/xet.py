@@ -220,13 +220,15 @@ def upload_commit(
     token_refresh_headers: Mapping[str, str],
     custom_headers: Mapping[str, str],
     progress_callback: Callable[[Any, Any], None] | None = None,
+    prepare_next: bool = True,
 ) -> tuple[Any, Callable[[bool], None]]:
     """A new hf_xet upload commit, and ``settle(discard)`` to call once the upload is over (or failed).
 
     Takes the commit prepared by the previous upload of the same configuration (endpoint, token
     refresh URL and headers, compression policy, with or without a progress display) when there is
     one; from the second upload of a configuration on, starts preparing the next one on a helper
-    thread (``HF_BUCKET_SINK_PREPARE_COMMITS=0`` turns that off). ``settle`` joins that thread;
+    thread (``HF_BUCKET_SINK_PREPARE_COMMITS=0`` turns that off; ``prepare_next=False`` for an upload
+    that is known to end a sequence, e.g. a manifest right after its data). ``settle`` joins that thread;
     ``settle(True)`` (a failure) also discards what it prepared.
     """
     global _prepared, _last_key
@@ -249,7 +251,7 @@ def upload_commit(
     if commit is None:
         commit = session.new_upload_commit(**kwargs, progress_callback=progress_callback)
     mine: _Prepared | None = None
-    if repeat and prepare_commits():
+    if repeat and prepare_next and prepare_commits():
         with _prepared_lock:
             if _prepared is None:  # else another thread's upload already prepares one
                 mine = _prepared = _Prepared(key, float(token_expiry_unix_secs), _Relay() if progress_callback is not None else None)
