@@ -455,6 +455,9 @@ def _sweep_section(bench: Bench) -> list[str]:
     out += _table(["scale", "pairs", "local sink wall (s)", "bucket sink wall (s)", "wall ratio (per-pair range)",
                    "local client CPU (s)", "bucket client CPU (s)", "CPU ratio (per-pair range)", "server CPU (s)",
                    "same file size"], rows)
+    if bench.extra.get("budget_skipped"):
+        out += ["", f"Not run, to stay within `--max-minutes {bench.args.max_minutes:g}`: "
+                + ", ".join(bench.extra["budget_skipped"]) + " (the pairs column counts what was run)."]
     out += ["", "Goals of issue 20 (benchmark goals, medians of this run):", ""]
     out += _table(["check", "measured", "goal", "verdict"], verdicts)
     out += [

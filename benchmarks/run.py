@@ -70,6 +70,7 @@ class Bench:
         self.extra: dict[str, Any] = {}  # w3 sequence, throughput, hub info
         self.tmp = Path(tempfile.mkdtemp(prefix="hfbs-bench-"))
         self.log_lines: list[str] = []
+        self.started = time.perf_counter()
 
     # -- plumbing ----------------------------------------------------------------------------
     def log(self, msg: str) -> None:
@@ -220,11 +221,20 @@ class Bench:
     def sweep(self, selected: set[str]) -> None:
         """Issue 20's size sweep: W1 at each ``--scales`` value above 1 (scale 1 is the w1 group),
         local and bucket interleaved, ``--big-repeat`` times, a fresh Hub and Xet cache per bucket run."""
+        last_pair: dict[float, float] = {}  # seconds the previous pair of each scale took
         for rep in range(self.args.big_repeat):
             for scale in self.args.scales:
                 tag = f"w1x{scale:g}"
                 if scale == 1 or (scale == self.big_scale and f"{tag}-local" in selected):
                     continue  # measured by the w1 group / by once()
+                # expected time: this scale's previous pair, else a smaller scale's scaled up (time ~ rows)
+                expected = last_pair.get(scale) or max((t * scale / s for s, t in last_pair.items()), default=0.0)
+                if self.out_of_time(expected):
+                    skipped = self.extra.setdefault("budget_skipped", [])
+                    skipped.append(f"W1x{scale:g} round {rep + 1}")
+                    self.log(f"sweep W1x{scale:g} round {rep + 1}: skipped, it would not end within --max-minutes")
+                    continue
+                started = time.perf_counter()
                 self.log(f"sweep W1x{scale:g} round {rep + 1}/{self.args.big_repeat}")
                 for kind in ("local", "bucket"):
                     name = f"{tag}-{kind}"
@@ -234,6 +244,13 @@ class Bench:
                         self.guarded(name, lambda: self.local(name, f"local (W1x{scale:g})", "w1", scale))
                     else:
                         self.guarded(name, lambda: self.bucket(name, f"bucket (W1x{scale:g})", "w1", scale))
+                last_pair[scale] = time.perf_counter() - started
+
+    def out_of_time(self, next_run_s: float) -> bool:
+        """Whether a run expected to take ``next_run_s`` would end after ``--max-minutes`` (never without it)."""
+        if self.args.max_minutes is None:
+            return False
+        return time.perf_counter() + next_run_s > self.started + 60 * self.args.max_minutes
 
     def w3(self) -> None:
         """Dedup: W1 twice, then W1 + 1% rows, into one hub, with the server's counters around each."""
@@ -423,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-scale", type=float, default=5, help="TPC-H scale of the memory-growth run (default 5 = W1x5)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 4, 20],
                         help="TPC-H scales of the size sweep (group 'sweep'; default 1 4 20; 1 is the w1 group)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="time budget: sweep pairs that would end later are skipped, and the report says which")
     parser.add_argument("--loop", type=int, default=100, help="small sinks per run of the loop group (default 100)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failed variants")
@@ -458,10 +477,10 @@ def main(argv: list[str] | None = None) -> int:
 
         bench.fast_round(selected)
         bench.once(selected)
+        if "loop" in selected:  # short: before the sweep, whose last pairs --max-minutes may drop
+            bench.loop(selected)
         if "sweep" in selected:
             bench.sweep(selected)
-        if "loop" in selected:
-            bench.loop(selected)
         if "w3" in selected:
             bench.log("W3 dedup sequence")
             bench.guarded("w3", bench.w3)
