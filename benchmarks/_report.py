@@ -143,6 +143,11 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
         ["load average (1/5/15 min) at start / end",
          f"{'/'.join(f'{x:.1f}' for x in info['loadavg_start'])} / {'/'.join(f'{x:.1f}' for x in info['loadavg_end'])}"],
     ])
+    cores = info.get("logical_cores") or 1
+    peak_load = max(*info["loadavg_start"], *info["loadavg_end"])
+    if peak_load > cores / 2:
+        out += ["", f"**Machine shared during this run**: load average up to {peak_load:.1f} on {cores} cores, so other "
+                "jobs took much of the CPU; wall times are inflated and noisy, CPU times less so."]
     out += [
         "",
         "The machine is shared: other jobs were using the same cores while these figures were taken, and the "
