@@ -128,7 +128,7 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
         f"{big:g}) or `.venv/bin/python benchmarks/run.py --quick` (1 repetition, no bigger scale). "
         "`--only w1 throttle ...` runs a subset; TPC-H data is cached under `~/.cache/hf-bucket-sink`. "
         "Issue 20's figures (scales 1, 4, 20 and the loop of small sinks): "
-        "`.venv/bin/python benchmarks/run.py --only sizes --big-repeat 3`.",
+        "`.venv/bin/python benchmarks/run.py --only sizes --big-repeat 3 --max-minutes 15`.",
         "",
         "## Machine",
         "",

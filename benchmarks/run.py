@@ -5,7 +5,10 @@
 Issue 20's report (W1 at scales 1, 4 and 20, bucket vs Polars' local sink, 3 fresh-Hub pairs each,
 plus the loop of 100 small sinks with and without prepared commits)::
 
-    .venv/bin/python benchmarks/run.py --only sizes --big-repeat 3
+    .venv/bin/python benchmarks/run.py --only sizes --big-repeat 3 --max-minutes 15
+
+(≈13 min estimated on a quiet 2-core box, most of it the three scale-20 pairs; ``--max-minutes``
+skips a pair that would end after the budget and the report names it.)
 
 Writes ``docs/benchmarks.md`` (regenerated from scratch) and plots under ``docs/img/``.
 Every variant runs in a fresh Python process, measured from here: wall clock, ``os.wait4``
