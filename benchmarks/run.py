@@ -2,6 +2,14 @@
 
     .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...] [--repeat N] [--big-scale S]
 
+Issue 20's report (W1 at scales 1, 4 and 20, bucket vs Polars' local sink, 3 fresh-Hub pairs each,
+plus the loop of 100 small sinks with and without prepared commits)::
+
+    .venv/bin/python benchmarks/run.py --only sizes --big-repeat 3 --max-minutes 15
+
+(≈13 min estimated on a quiet 2-core box, most of it the three scale-20 pairs; ``--max-minutes``
+skips a pair that would end after the budget and the report names it.)
+
 Writes ``docs/benchmarks.md`` (regenerated from scratch) and plots under ``docs/img/``.
 Every variant runs in a fresh Python process, measured from here: wall clock, ``os.wait4``
 rusage (peak RSS, user+sys CPU) and RSS samples; the child also reports the wall and CPU of the
@@ -14,7 +22,9 @@ scale (w1xN-local, w1xN-bucket: scale ``--big-scale``), throttle (all at 20 MB/s
 w1-bucket-throttled, w1-local-throttled and, not with --quick, w1xN-bucket-throttled,
 w1xN-local-throttled, w1xN-bucket-throttled-cc2), w2 (w2-local, w2-bucket), w3 (dedup sequence),
 tuning (w1-bucket-auto, w1-bucket-cc2), throughput (benchmarks/localhub_throughput.py, when
-present).  ``--quick`` drops every w1xN variant.
+present), sweep (W1 at every ``--scales`` value, ``--big-repeat`` pairs each), loop (100 small sinks
+in one process, with and without prepared commits, ``--repeat`` times), sizes (w1-local, w1-bucket,
+sweep, loop).  ``--quick`` drops every w1xN variant.
 """
 
 from __future__ import annotations
@@ -63,6 +73,7 @@ class Bench:
         self.extra: dict[str, Any] = {}  # w3 sequence, throughput, hub info
         self.tmp = Path(tempfile.mkdtemp(prefix="hfbs-bench-"))
         self.log_lines: list[str] = []
+        self.started = time.perf_counter()
 
     # -- plumbing ----------------------------------------------------------------------------
     def log(self, msg: str) -> None:
@@ -125,9 +136,38 @@ class Bench:
                     "--path-in-bucket", f"{workload}.parquet"]
             if compression_policy:
                 argv += ["--compression-policy", compression_policy]
-            run = run_variant(argv, env={**hub.client_env(), **(extra_env or {})}, server_pid=hub.pid)
+            # a fresh HF_HOME too (hf_xet's logs and anything huggingface_hub caches live there)
+            env = {**hub.client_env(), "HF_HOME": str(work / "hf-home"), **(extra_env or {})}
+            run = run_variant(argv, env=env, server_pid=hub.pid)
             self.record(name, label, run)
         _rmtree(work)
+
+    def loop(self, selected: set[str]) -> None:
+        """100 small sinks in one process per run, with prepared commits (the default) and without,
+        interleaved, ``--repeat`` times, each run into a fresh Hub with a fresh Xet cache."""
+        for rep in range(self.repeat):
+            self.log(f"loop round {rep + 1}/{self.repeat}")
+            n = self.args.loop
+            for name, env, label in (("loop", {}, f"{n} small sinks (default)"),
+                                     ("loop-unprepared", {"HF_BUCKET_SINK_PREPARE_COMMITS": "0"},
+                                      f"{n} small sinks, HF_BUCKET_SINK_PREPARE_COMMITS=0")):
+                if name not in self.failures:
+                    self.guarded(name, lambda: self._loop_run(name, label, env))
+
+    def _loop_run(self, name: str, label: str, env: dict[str, str]) -> None:
+        work = self.scratch(name)
+        try:
+            with HubProcess(work / "hub") as hub:
+                bucket_id = hub.create_bucket("loop")
+                argv = ["loop", "--workdir", str(work / "client"), "--endpoint", hub.url, "--token", hub.token,
+                        "--bucket", bucket_id, "--loop", str(self.args.loop)]
+                run = run_variant(argv, env={**hub.client_env(), "HF_HOME": str(work / "hf-home"), **env}, server_pid=hub.pid)
+            self.variants.setdefault(name, Variant(name, label)).runs.append(run)
+            b, l = run.child["bucket"], run.child["local"]
+            self.log(f"  {name}: bucket {b['wall_ms_median']:.1f} ms wall (median), {b['cpu_ms']:.1f} ms CPU per sink; "
+                     f"local {l['wall_ms_median']:.2f} ms, {l['cpu_ms']:.2f} ms CPU")
+        finally:
+            _rmtree(work)
 
     # -- groups -----------------------------------------------------------------------------------
     def fast_round(self, selected: set[str]) -> None:
@@ -184,11 +224,20 @@ class Bench:
     def sweep(self, selected: set[str]) -> None:
         """Issue 20's size sweep: W1 at each ``--scales`` value above 1 (scale 1 is the w1 group),
         local and bucket interleaved, ``--big-repeat`` times, a fresh Hub and Xet cache per bucket run."""
+        last_pair: dict[float, float] = {}  # seconds the previous pair of each scale took
         for rep in range(self.args.big_repeat):
             for scale in self.args.scales:
                 tag = f"w1x{scale:g}"
                 if scale == 1 or (scale == self.big_scale and f"{tag}-local" in selected):
                     continue  # measured by the w1 group / by once()
+                # expected time: this scale's previous pair, else a smaller scale's scaled up (time ~ rows)
+                expected = last_pair.get(scale) or max((t * scale / s for s, t in last_pair.items()), default=0.0)
+                if self.out_of_time(expected):
+                    skipped = self.extra.setdefault("budget_skipped", [])
+                    skipped.append(f"W1x{scale:g} round {rep + 1}")
+                    self.log(f"sweep W1x{scale:g} round {rep + 1}: skipped, it would not end within --max-minutes")
+                    continue
+                started = time.perf_counter()
                 self.log(f"sweep W1x{scale:g} round {rep + 1}/{self.args.big_repeat}")
                 for kind in ("local", "bucket"):
                     name = f"{tag}-{kind}"
@@ -198,6 +247,13 @@ class Bench:
                         self.guarded(name, lambda: self.local(name, f"local (W1x{scale:g})", "w1", scale))
                     else:
                         self.guarded(name, lambda: self.bucket(name, f"bucket (W1x{scale:g})", "w1", scale))
+                last_pair[scale] = time.perf_counter() - started
+
+    def out_of_time(self, next_run_s: float) -> bool:
+        """Whether a run expected to take ``next_run_s`` would end after ``--max-minutes`` (never without it)."""
+        if self.args.max_minutes is None:
+            return False
+        return time.perf_counter() + next_run_s > self.started + 60 * self.args.max_minutes
 
     def w3(self) -> None:
         """Dedup: W1 twice, then W1 + 1% rows, into one hub, with the server's counters around each."""
@@ -356,6 +412,8 @@ def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
         "tuning": ["w1-bucket-auto", "w1-bucket-cc2"],
         "throughput": ["throughput"],
         "sweep": ["sweep"],  # W1 at every --scales value (issue 20)
+        "loop": ["loop"],  # 100 small sinks in one process (issue 20)
+        "sizes": ["w1-local", "w1-bucket", "sweep", "loop"],  # issue 20's report
         # companion benchmarks: their own script and report (see COMPANIONS)
         **{name: [name] for name in COMPANIONS},
     }
@@ -385,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-scale", type=float, default=5, help="TPC-H scale of the memory-growth run (default 5 = W1x5)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 4, 20],
                         help="TPC-H scales of the size sweep (group 'sweep'; default 1 4 20; 1 is the w1 group)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="time budget: sweep pairs that would end later are skipped, and the report says which")
+    parser.add_argument("--loop", type=int, default=100, help="small sinks per run of the loop group (default 100)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failed variants")
     args = parser.parse_args(argv)
@@ -419,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
 
         bench.fast_round(selected)
         bench.once(selected)
+        if "loop" in selected:  # short: before the sweep, whose last pairs --max-minutes may drop
+            bench.loop(selected)
         if "sweep" in selected:
             bench.sweep(selected)
         if "w3" in selected:

@@ -4,6 +4,8 @@
 120.0
 >>> max_upload_concurrency()    # concurrent xorb uploads hf_xet may run (None: hf_xet's own variable is set)
 2
+>>> prepare_commits()           # prepare the next Xet upload commit during a loop of sinks (core/xet.py)
+True
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hf_bucket_sink.errors import InvalidOptionError
 __all__ = [
     "UPLOAD_TIMEOUT_ENV", "DEFAULT_UPLOAD_TIMEOUT", "upload_timeout",
     "MAX_UPLOAD_CONCURRENCY_ENV", "DEFAULT_MAX_UPLOAD_CONCURRENCY", "HF_XET_CONCURRENCY_ENV", "max_upload_concurrency",
+    "PREPARE_COMMITS_ENV", "prepare_commits",
 ]
 
 #: Environment variable: seconds without upload progress after which a sink gives up.
@@ -66,3 +69,18 @@ def max_upload_concurrency() -> int | None:
     return int(raw)
 
 
+#: Environment variable: ``0`` turns off preparing the next hf_xet upload commit during a loop of sinks.
+PREPARE_COMMITS_ENV = "HF_BUCKET_SINK_PREPARE_COMMITS"
+
+
+def prepare_commits() -> bool:
+    """Whether a repeated upload prepares the next commit on a helper thread (default yes; ``0``/``false``/``no``/``off``: no)."""
+    raw = os.environ.get(PREPARE_COMMITS_ENV, "").strip().lower()
+    if raw in ("", "1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InvalidOptionError(
+        f"{PREPARE_COMMITS_ENV}={raw!r} must be 1 (prepare the next upload commit during a loop of sinks, the "
+        "default) or 0 (build each commit when its sink starts)."
+    )

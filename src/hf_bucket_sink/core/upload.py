@@ -42,7 +42,7 @@ from hf_bucket_sink.core.result import FileResult, SinkResult
 from hf_bucket_sink.core.rows import RowCounter
 from hf_bucket_sink.core.settings import upload_timeout
 from hf_bucket_sink.core.writers import BucketWriter, PartitionHandle, PartitionWriter, UploadTuning
-from hf_bucket_sink.core.xet import StallWatchdog, forget_session, xet_session
+from hf_bucket_sink.core.xet import StallWatchdog, forget_session, upload_commit, xet_session
 from hf_bucket_sink.errors import BucketSinkError, UploadError
 
 __all__ = ["UploadSession", "StoredFile", "manifest_storer", "result_of"]
@@ -61,6 +61,7 @@ class UploadSession:
         *,
         tuning: UploadTuning | None = None,
         progress_callback: Callable[[Any, Any], None] | None = None,
+        prepare_next: bool = True,
     ) -> None:
         self.hub = hub
         self.bucket_id = bucket_id
@@ -73,7 +74,9 @@ class UploadSession:
         self._released: list[PartitionWriter] = []  # appended to by weakref finalizers
         self._lock = threading.Lock()
         self._closed = False
-        self._commit = xet_session(self.tuning.compression_policy).new_upload_commit(
+        # a loop of uploads gets a commit prepared during the previous one (core/xet.py: half a small sink's time)
+        self._commit, self._settle = upload_commit(
+            self.tuning.compression_policy,
             endpoint=access.cas_url,
             token=access.access_token,
             token_expiry_unix_secs=access.expires_at,
@@ -81,6 +84,7 @@ class UploadSession:
             token_refresh_headers=hub.headers(),
             custom_headers=hub.headers(auth=False),
             progress_callback=progress_callback,
+            prepare_next=prepare_next,
         )
         self._watchdog = StallWatchdog(self._commit, upload_timeout(), self._describe)
 
@@ -226,6 +230,7 @@ class UploadSession:
                 ) from exc
             self._closed = True
             self._watchdog.stop()  # all stored: registration is bounded by the Hub client's own timeouts
+            self._settle(False)
         sent = int(report.dedup_metrics.total_bytes_uploaded) if report is not None else 0
         return stored, sent
 
@@ -236,6 +241,7 @@ class UploadSession:
             stored = self._stored(target, content_type, stream.finish(), None)
             self._commit.wait_to_finish()
             self._closed = True
+            self._settle(False)
         return stored
 
     @staticmethod
@@ -259,6 +265,7 @@ class UploadSession:
             self._commit.abort()
         except Exception as exc:  # best effort: it may have failed already
             logger.debug("aborting the Xet commit failed: %s", exc)
+        self._settle(True)  # nothing prepared during a failed upload is kept
 
     def __enter__(self) -> UploadSession:
         return self
@@ -283,7 +290,8 @@ def manifest_storer(hub: HubClient, bucket_id: str, access: XetAccess, tuning: U
         namespace, _, name = bucket_id.partition("/")
         target = BucketPath(namespace, name, path)
         try:
-            with UploadSession(hub, bucket_id, access, tuning=tuning) as session:
+            # the manifest ends its write: preparing a commit after it would only delay the sink's return
+            with UploadSession(hub, bucket_id, access, tuning=tuning, prepare_next=False) as session:
                 return session._store_bytes(target, body, "application/json")
         except BucketSinkError:
             raise
