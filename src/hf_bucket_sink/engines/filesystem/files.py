@@ -3,8 +3,10 @@
 - :class:`BucketWriteFile` (``"wb"``/``"xb"``): bytes go straight into a streaming Xet upload
   (:class:`~hf_bucket_sink.core.writers.BucketWriter`: bounded queue, backpressure, no temp file).
   Publishing is decided by :meth:`~BucketWriteFile.close` / :meth:`~BucketWriteFile.commit`, never by
-  ``__exit__`` after an exception nor by ``__del__`` (the s3fs #154 trap: a library that fails part-way
-  and closes its file on the way out must not publish half a file).
+  ``__exit__`` after an exception nor by ``__del__``, nor by a ``close()`` that runs while an exception
+  raised since the file was opened propagates (the s3fs #154 trap: a library that fails part-way and
+  closes its file on its way out — pyarrow's ``ParquetWriter.__exit__`` even writes a valid footer
+  first — must not publish half a file).
 - :class:`BucketReadFile` (``"rb"``): fsspec's buffered reader over ranged reads pinned to the Xet hash
   the file had when it was opened (:class:`PinnedRanges`): a file overwritten while it is read never
   hands out bytes of two versions.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -131,6 +134,9 @@ class BucketWriteFile(io.RawIOBase):
         self._discard = discard
         self._lock = threading.Lock()
         self.loc = 0
+        #: the exception being handled when the file was opened (a fallback file written in an
+        #: ``except`` block is closed while that same one is handled, and still publishes)
+        self._opened_during = sys.exc_info()[1]
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -163,11 +169,22 @@ class BucketWriteFile(io.RawIOBase):
         return self.footer.problem() if self.footer is not None else None
 
     def close(self) -> None:
-        """Finish the upload; with ``autocommit``, publish it now (refusing an incomplete Parquet/Arrow file)."""
+        """Finish the upload; with ``autocommit``, publish it now (refusing an incomplete Parquet/Arrow file).
+
+        A ``close()`` that runs while an exception raised after ``open`` propagates (a library closing
+        its file on its error path) discards the file instead and returns, so that exception is the one
+        the caller sees; inside a transaction the file is left out of the commit.
+        """
         with self._lock:
             if self.closed:
                 return
             try:
+                failing = sys.exc_info()[1]
+                if failing is not None and failing is not self._opened_during and not self.discarded:
+                    # closed on an error path (a library's __exit__/finally): the bytes may be a valid
+                    # but partial file, so never publish them; the caller's exception carries on
+                    logger.warning("%s closed while %s propagates: discarded, nothing registered", self.target, type(failing).__name__)
+                    self._discard_quietly()
                 if not self.discarded:
                     problem = self.incomplete()
                     if problem is not None and self.autocommit:
