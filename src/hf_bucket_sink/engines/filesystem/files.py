@@ -237,6 +237,10 @@ class BucketWriteFile(io.RawIOBase):
 
     def __del__(self) -> None:
         # io.IOBase.__del__ would close(), i.e. publish: a file dropped without close() is discarded
+        self.abandon()
+
+    def abandon(self) -> None:
+        """A file dropped without ``close()`` (garbage collected): discard it, never publish it."""
         if not getattr(self, "closed", True) and hasattr(self, "_discard"):
             logger.warning("%s was garbage collected without close(): discarded, nothing registered", self.target)
             try:
@@ -252,7 +256,12 @@ class BucketWriteFile(io.RawIOBase):
 
 
 class BucketTextFile(io.TextIOWrapper):
-    """Text mode over a :class:`BucketWriteFile`: an exception in its ``with`` block discards, as in binary mode."""
+    """Text mode over a :class:`BucketWriteFile`: an exception in its ``with`` block, or being dropped without
+    ``close()``, discards, as in binary mode."""
+
+    def __init__(self, raw: BucketWriteFile, **kwargs: Any) -> None:
+        super().__init__(raw, **kwargs)  # type: ignore[arg-type]
+        self._raw_file = raw
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         raw = self.buffer
@@ -260,6 +269,13 @@ class BucketTextFile(io.TextIOWrapper):
             raw.discard()  # before TextIOWrapper.close() would flush and close (publish) it
             return
         self.close()
+
+    def __del__(self) -> None:
+        # TextIOWrapper.__del__ would close() the binary file, i.e. publish it: a text file dropped
+        # without close() (pandas leaves a handle it was given open when it fails) is discarded too
+        raw = getattr(self, "_raw_file", None)
+        if isinstance(raw, BucketWriteFile):
+            raw.abandon()
 
 
 class PinnedRanges:
