@@ -175,14 +175,22 @@ class BucketWriteFile(io.RawIOBase):
         its file on its error path) discards the file instead and returns, so that exception is the one
         the caller sees; inside a transaction the file is left out of the commit.
         """
+        self._close(self._propagating())
+
+    def _propagating(self) -> BaseException | None:
+        """The exception propagating through this call if it was raised since the file was opened (an error path)."""
+        failing = sys.exc_info()[1]
+        return failing if failing is not self._opened_during else None
+
+    def _close(self, failing: BaseException | None) -> None:
+        """close(); ``failing``: the exception the file is closed on the way out of, which discards it."""
         with self._lock:
             if self.closed:
                 return
             try:
-                failing = sys.exc_info()[1]
-                if failing is not None and failing is not self._opened_during and not self.discarded:
-                    # closed on an error path (a library's __exit__/finally): the bytes may be a valid
-                    # but partial file, so never publish them; the caller's exception carries on
+                if failing is not None and not self.discarded:
+                    # an error path (the file's own with-block, a library's __exit__/finally): the bytes
+                    # may be a valid but partial file, so never publish them; the caller's exception goes on
                     logger.warning("%s closed while %s propagates: discarded, nothing registered", self.target, type(failing).__name__)
                     self._discard_quietly()
                 if not self.discarded:
@@ -230,10 +238,8 @@ class BucketWriteFile(io.RawIOBase):
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is not None:
-            self.discard()  # the with-block failed: never publish what it wrote
-        else:
-            self.close()
+        # the with-block failed: never publish what it wrote (explicit: exc may be the one handled at open)
+        self._close(exc if exc is not None else self._propagating())
 
     def __del__(self) -> None:
         # io.IOBase.__del__ would close(), i.e. publish: a file dropped without close() is discarded
