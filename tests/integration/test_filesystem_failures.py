@@ -96,6 +96,15 @@ def test_no_thread_left_after_failed_write_or_aborted_transaction(fs: BucketFile
 
 
 def test_ctrl_c_inside_transaction_registers_nothing_and_leaves_no_thread(fs: BucketFileSystem, root: str) -> None:
+    # Python's own Ctrl-C handler: a process started in the background (CI, nohup) inherits SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ctrl_c_inside_transaction(fs, root)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c_inside_transaction(fs: BucketFileSystem, root: str) -> None:
     old = write_old(fs, f"{root}/keep.parquet")
     before = client_threads()
     block = os.urandom(MIB)
