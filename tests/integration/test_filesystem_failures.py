@@ -223,3 +223,22 @@ def test_transaction_refuses_files_opened_from_another_process(fs: BucketFileSys
         f.write(b"after")
     fs.invalidate_cache()
     assert fs.cat(f"{root}/later.bin") == b"after"
+
+
+def test_dask_distributed_inside_transaction_is_refused_and_works_outside(fs: BucketFileSystem, root: str) -> None:
+    """What the README says of Dask's distributed scheduler (runs where ``distributed`` is installed)."""
+    distributed = pytest.importorskip("distributed")
+    import dask.dataframe as dd
+    import pandas as pd
+
+    df = pd.DataFrame({"id": range(1000)})
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster):
+            ddf = dd.from_pandas(df, npartitions=2)
+            with pytest.raises(UploadError, match="cannot span processes"):
+                with fs.transaction:
+                    ddf.to_parquet(f"{root}/in", filesystem=fs, write_index=False)
+            assert listed(fs, root) == []
+            ddf.to_parquet(f"{root}/out", filesystem=fs, write_index=False)  # outside: each file on its close
+            back = dd.read_parquet(f"{root}/out", filesystem=fs).compute()
+    assert sorted(back["id"]) == list(range(1000))
