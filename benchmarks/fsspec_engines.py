@@ -275,7 +275,9 @@ def render(results: dict[str, Any]) -> str:
         "8 files, inside `fs.transaction` for ours; `dask` = `to_parquet` of 8 partitions, threaded scheduler, 2 "
         "workers, inside `fs.transaction` for ours; pandas `to_parquet` and pyarrow `ParquetWriter` (500 k-row "
         "batches) into `fs.open(…, \"wb\")`. *Engine alone* = the same write into a local folder (outside TMPDIR): "
-        "the engine's own memory use.",
+        "the engine's own memory use. For DuckDB that is its native local writer, with no Python filesystem in "
+        "between: its *ours − alone* includes what DuckDB itself holds when it writes through any Python filesystem "
+        "(`HfFileSystem` pays that too: see the *ours − HfFileSystem* column).",
         "",
         "## Large size: wall, peak RSS, peak temp disk",
         "",
