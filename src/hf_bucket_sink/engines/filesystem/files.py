@@ -3,8 +3,10 @@
 - :class:`BucketWriteFile` (``"wb"``/``"xb"``): bytes go straight into a streaming Xet upload
   (:class:`~hf_bucket_sink.core.writers.BucketWriter`: bounded queue, backpressure, no temp file).
   Publishing is decided by :meth:`~BucketWriteFile.close` / :meth:`~BucketWriteFile.commit`, never by
-  ``__exit__`` after an exception nor by ``__del__`` (the s3fs #154 trap: a library that fails part-way
-  and closes its file on the way out must not publish half a file).
+  ``__exit__`` after an exception nor by ``__del__``, nor by a ``close()`` that runs while an exception
+  raised since the file was opened propagates (the s3fs #154 trap: a library that fails part-way and
+  closes its file on its way out — pyarrow's ``ParquetWriter.__exit__`` even writes a valid footer
+  first — must not publish half a file).
 - :class:`BucketReadFile` (``"rb"``): fsspec's buffered reader over ranged reads pinned to the Xet hash
   the file had when it was opened (:class:`PinnedRanges`): a file overwritten while it is read never
   hands out bytes of two versions.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -131,6 +134,9 @@ class BucketWriteFile(io.RawIOBase):
         self._discard = discard
         self._lock = threading.Lock()
         self.loc = 0
+        #: the exception being handled when the file was opened (a fallback file written in an
+        #: ``except`` block is closed while that same one is handled, and still publishes)
+        self._opened_during = sys.exc_info()[1]
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -163,11 +169,30 @@ class BucketWriteFile(io.RawIOBase):
         return self.footer.problem() if self.footer is not None else None
 
     def close(self) -> None:
-        """Finish the upload; with ``autocommit``, publish it now (refusing an incomplete Parquet/Arrow file)."""
+        """Finish the upload; with ``autocommit``, publish it now (refusing an incomplete Parquet/Arrow file).
+
+        A ``close()`` that runs while an exception raised after ``open`` propagates (a library closing
+        its file on its error path) discards the file instead and returns, so that exception is the one
+        the caller sees; inside a transaction the file is left out of the commit.
+        """
+        self._close(self._propagating())
+
+    def _propagating(self) -> BaseException | None:
+        """The exception propagating through this call if it was raised since the file was opened (an error path)."""
+        failing = sys.exc_info()[1]
+        return failing if failing is not self._opened_during else None
+
+    def _close(self, failing: BaseException | None) -> None:
+        """close(); ``failing``: the exception the file is closed on the way out of, which discards it."""
         with self._lock:
             if self.closed:
                 return
             try:
+                if failing is not None and not self.discarded:
+                    # an error path (the file's own with-block, a library's __exit__/finally): the bytes
+                    # may be a valid but partial file, so never publish them; the caller's exception goes on
+                    logger.warning("%s closed while %s propagates: discarded, nothing registered", self.target, type(failing).__name__)
+                    self._discard_quietly()
                 if not self.discarded:
                     problem = self.incomplete()
                     if problem is not None and self.autocommit:
@@ -213,13 +238,15 @@ class BucketWriteFile(io.RawIOBase):
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is not None:
-            self.discard()  # the with-block failed: never publish what it wrote
-        else:
-            self.close()
+        # the with-block failed: never publish what it wrote (explicit: exc may be the one handled at open)
+        self._close(exc if exc is not None else self._propagating())
 
     def __del__(self) -> None:
         # io.IOBase.__del__ would close(), i.e. publish: a file dropped without close() is discarded
+        self.abandon()
+
+    def abandon(self) -> None:
+        """A file dropped without ``close()`` (garbage collected): discard it, never publish it."""
         if not getattr(self, "closed", True) and hasattr(self, "_discard"):
             logger.warning("%s was garbage collected without close(): discarded, nothing registered", self.target)
             try:
@@ -235,7 +262,12 @@ class BucketWriteFile(io.RawIOBase):
 
 
 class BucketTextFile(io.TextIOWrapper):
-    """Text mode over a :class:`BucketWriteFile`: an exception in its ``with`` block discards, as in binary mode."""
+    """Text mode over a :class:`BucketWriteFile`: an exception in its ``with`` block, or being dropped without
+    ``close()``, discards, as in binary mode."""
+
+    def __init__(self, raw: BucketWriteFile, **kwargs: Any) -> None:
+        super().__init__(raw, **kwargs)  # type: ignore[arg-type]
+        self._raw_file = raw
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         raw = self.buffer
@@ -243,6 +275,13 @@ class BucketTextFile(io.TextIOWrapper):
             raw.discard()  # before TextIOWrapper.close() would flush and close (publish) it
             return
         self.close()
+
+    def __del__(self) -> None:
+        # TextIOWrapper.__del__ would close() the binary file, i.e. publish it: a text file dropped
+        # without close() (pandas leaves a handle it was given open when it fails) is discarded too
+        raw = getattr(self, "_raw_file", None)
+        if isinstance(raw, BucketWriteFile):
+            raw.abandon()
 
 
 class PinnedRanges:

@@ -195,11 +195,16 @@ class BucketFileSystem(HfFileSystem):
     def _open_write(self, path: str, target: BucketPath, mode: str, autocommit: bool) -> BucketWriteFile:
         if target.is_dir:
             raise IsADirectoryError(f"{target} names a folder; give a file path to write.")
-        if self._transaction_pid is not None and self._transaction_pid != os.getpid():
+        started_in = self._transaction_pid
+        if started_in is None and self._intrans and not autocommit:
+            started_in = self.transaction.pid  # a forked child inherits the open transaction as is
+        if started_in is not None and started_in != os.getpid():
             raise UploadError(
-                f"Not writing {target}: this filesystem was copied from process {self._transaction_pid} while its "
-                "`fs.transaction` was open, and a transaction cannot span processes (Dask distributed, "
-                "multiprocessing). Use Dask's threaded scheduler inside the transaction, or write without one."
+                f"Not writing {target}: the `fs.transaction` of this filesystem was opened in process {started_in} "
+                f"and this is process {os.getpid()} (a pickled or forked copy: Dask distributed, multiprocessing). A "
+                "transaction cannot span processes, so nothing was written and the transaction will register nothing "
+                "of this file. Use Dask's threaded scheduler inside the transaction, or write without one (each file "
+                "then becomes visible on its own close())."
             )
         if mode == "xb" and self.exists(path, refresh=True):
             raise BucketFileExistsError(f"{target} already exists and mode 'x' was asked for; nothing was written.")

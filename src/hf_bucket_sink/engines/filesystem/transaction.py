@@ -13,13 +13,16 @@ block (files may be opened and written from several threads: Dask's threaded sch
 :func:`publish`, the one call into :mod:`hf_bucket_sink.core.commit`. Any exception, a file left
 open, or a Parquet/Arrow file whose footer is incomplete discards all of it.
 
-A transaction lives in one process: a filesystem pickled while it is open (Dask's distributed
-scheduler, multiprocessing) refuses to write, rather than publish files one by one.
+A transaction lives in one process: a file opened inside it from another process — a filesystem
+pickled while it is open (Dask's distributed scheduler, ``multiprocessing`` spawn) or inherited by a
+forked child — is refused with :class:`~hf_bucket_sink.errors.UploadError` before any byte is written,
+rather than published file by file (or, in a forked child, silently never).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,8 @@ class BucketTransaction(Transaction):  # type: ignore[misc]
         self._sessions: dict[str, UploadSession] = {}
         self._files: list[BucketWriteFile] = []
         self._paths: set[str] = set()
+        #: the process that started the transaction: only it can commit what is written inside
+        self.pid = os.getpid()
 
     # -- used by the filesystem while the block runs ------------------------------------------------
     def session(self, bucket_id: str) -> UploadSession:
@@ -90,6 +95,7 @@ class BucketTransaction(Transaction):  # type: ignore[misc]
             self._sessions.clear()
             self._files.clear()
             self._paths.clear()
+            self.pid = os.getpid()
         super().start()
 
     def complete(self, commit: bool = True) -> None:
