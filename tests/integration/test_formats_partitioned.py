@@ -466,3 +466,33 @@ def test_two_partitions_with_one_path_are_refused(api: HfApi, hub: LocalHub, opt
     with pytest.raises(hf_bucket_sink.BucketSinkError, match="same file"):
         hf_bucket_sink.sink_parquet(df.lazy(), spec, storage_options=opts)
     assert files_under(api, hub, "same-path/") == {}
+
+
+def test_partitions_polars_released_are_stored_while_the_query_runs(
+    api: HfApi, hub: LocalHub, opts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files Polars is done with are finished while the query goes on, and every files_per_commit of
+    # them their hf_xet commit is waited for then: the Xet server receives their shard before the
+    # query ends (hf_xet frees those files' state), not all shards at the end.
+    import dataclasses
+
+    from hf_bucket_sink.polars import sinks as sinks_module
+
+    original_tuning = sinks_module._tuning_for
+    monkeypatch.setattr(sinks_module, "_tuning_for", lambda *a: dataclasses.replace(original_tuning(*a), files_per_commit=100))
+    shards_at_query_end: list[int] = []
+    original_store = UploadSession.store
+
+    def at_query_end(self: UploadSession) -> Any:  # the sink calls store() once Polars has returned
+        shards_at_query_end.append(hub.stats()["shards_received"])
+        return original_store(self)
+
+    monkeypatch.setattr(UploadSession, "store", at_query_end)
+    before = hub.stats()["shards_received"]
+    n = 600
+    df = pl.DataFrame({"id": pl.int_range(n * 10, eager=True)}).with_columns(h=pl.col("id").hash(3))
+    prefix = "released/"
+    result = hf_bucket_sink.sink_parquet(df.lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=10), storage_options=opts)
+    assert len(result.files) == n and len(files_under(api, hub, prefix)) == n and result.rows == n * 10
+    # groups of 100: at least the first few were stored while Polars still wrote the rest
+    assert shards_at_query_end and shards_at_query_end[0] - before >= 2, (before, shards_at_query_end)
