@@ -400,3 +400,55 @@ def test_partitioned_sink_memory_stays_bounded_with_wide_rows(local_hub_factory:
     )
     record("partitioned_wide_memory", small_output_mb=small >> 20, small_peak_mb=small_peak >> 20,
            large_output_mb=large >> 20, large_peak_mb=large_peak >> 20)
+
+
+def test_partitioned_sink_with_server_dead_mid_commit_groups_fails_typed_and_leaves_no_thread(
+    local_hub_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Partition files are finished on finisher threads and their hf_xet commits waited for while the
+    # query runs; the server dies after the first group is stored. The sink must still fail with the
+    # typed stall error in bounded time, register nothing, and leave none of its threads behind.
+    import dataclasses
+
+    from hf_bucket_sink.polars import sinks as sinks_module
+
+    limit = 2.0
+    monkeypatch.setenv(UPLOAD_TIMEOUT_ENV, str(limit))
+    original_tuning = sinks_module._tuning_for
+    monkeypatch.setattr(sinks_module, "_tuning_for", lambda *a: dataclasses.replace(original_tuning(*a), files_per_commit=50))
+    hub, api, opts = _new_hub(local_hub_factory)
+    shards = hub.stats()["shards_received"]
+
+    went_dark: list[float] = []
+
+    def go_dark_after_the_first_group() -> None:
+        wait_for(lambda: hub.stats()["shards_received"] > shards or outcome, 60, "the first group's shard")
+        hub.set_faults(dark=True)
+        went_dark.append(time.monotonic())
+
+    lf = pl.LazyFrame({"id": pl.int_range(200_000, eager=True)}).with_columns(h=pl.col("id").hash(11))
+    outcome: list[BaseException | None] = []
+    killer = threading.Thread(target=go_dark_after_the_first_group)
+    killer.start()
+
+    def run() -> None:
+        try:
+            hf_bucket_sink.sink_parquet(lf, pl.PartitionBy("hf://buckets/local/data/dying/", max_rows_per_file=100),
+                                        storage_options=opts)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    sink = threading.Thread(target=run)
+    sink.start()
+    sink.join(timeout=60)
+    hung = sink.is_alive()
+    killer.join()
+    hub.set_faults(dark=False)
+    if hung:
+        sink.join(timeout=120)
+    assert not hung, "the sink did not fail within 60 s although the server went dark"
+    assert went_dark and hub.stats()["shards_received"] > shards, "the fault did not fire after a group was stored"
+    assert isinstance(outcome[0], UploadError) and "made no progress" in str(outcome[0]), outcome
+    wait_for(lambda: client_threads() == [], 10, "the sink's threads to stop")
+    assert {e.path for e in api.list_bucket_tree("local/data", recursive=True)} == set()

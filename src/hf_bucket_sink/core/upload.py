@@ -110,7 +110,15 @@ class _Commits:
         self._session = session
 
     def progress(self) -> _Totals:
-        return self._session._totals()
+        totals = self._session._totals()
+        finisher = self._session._finisher
+        if finisher.pending():
+            # a finish() waits for a round trip that moves no byte counter: count queued or running
+            # finishes as pending work, and each finished file as progress, so a server that dies
+            # while files are being finished is a stall too
+            totals.total_transfer_bytes = max(totals.total_transfer_bytes, totals.total_transfer_bytes_completed + 1)
+        totals.total_bytes_completed += finisher.done
+        return totals
 
     def abort(self) -> None:
         self._session._abort_commits()
@@ -133,6 +141,12 @@ class _Finisher:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._ended = False  # closed or aborted: no thread starts any more
+        self._busy = 0  # items being worked on
+        self.done = 0  # items worked on
+
+    def pending(self) -> bool:
+        """Whether an item is queued or being worked on."""
+        return self._busy > 0 or not self._queue.empty()
 
     def put(self, item: Any) -> None:
         """Queue one item (blocks while the queue is full); ignored once the finisher has ended or failed."""
@@ -158,6 +172,8 @@ class _Finisher:
             item = self._queue.get()
             if item is _STOP or self._stop.is_set():
                 return
+            with self._lock:
+                self._busy += 1
             try:
                 self._work(item)
             except BaseException as exc:  # kept for the producer's side, which raises it typed
@@ -165,6 +181,10 @@ class _Finisher:
                     self.error = exc
                 self._stop.set()
                 return
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    self.done += 1
 
     def close(self) -> None:
         with self._lock:
