@@ -399,9 +399,9 @@ def sink_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("hf-bucket-sink")]
 
 
-@pytest.mark.parametrize("partitioned", [False, True], ids=["one-file", "partitioned"])
+@pytest.mark.parametrize("partitioned", [False, True, "by-size"], ids=["one-file", "partitioned", "by-size"])
 def test_no_upload_threads_left_running_after_a_failed_sink(
-    partitioned: bool, api: HfApi, hub: LocalHub, opts: dict[str, str]
+    partitioned: bool | str, api: HfApi, hub: LocalHub, opts: dict[str, str]
 ) -> None:
     # Self-contained (it used to check leftovers of earlier tests, so it passed when run alone):
     # prove the sink's threads existed mid-query, fail the query, and look right after the raise.
@@ -409,7 +409,8 @@ def test_no_upload_threads_left_running_after_a_failed_sink(
 
     def fail_late(df: pl.DataFrame) -> pl.DataFrame:
         seen.append(sink_threads())
-        if len(seen) > 12:
+        finishing = any(n.startswith("hf-bucket-sink-finish") for n in seen[-1])
+        if len(seen) > 12 and (partitioned != "by-size" or finishing):
             raise RuntimeError("injected failure while the sink streams")
         return df
 
@@ -417,15 +418,19 @@ def test_no_upload_threads_left_running_after_a_failed_sink(
     # so the single-file writer has started its uploader thread (a file under one block has none)
     lf = pl.LazyFrame({"id": pl.int_range(2_000_000, eager=True)}).with_columns(k=pl.col("id") % 3, h=pl.col("id").hash(7))
     lf = lf.map_batches(fail_late, streamable=True)
-    target = f"hf://buckets/{hub.user}/{BUCKET}/threads-{int(partitioned)}/"
+    target = f"hf://buckets/{hub.user}/{BUCKET}/threads-{partitioned}/"
     with pytest.raises(hf_bucket_sink.QueryError):
-        if partitioned:
+        if partitioned == "by-size":  # files released while the query runs: the finisher threads are up, idle or busy
+            hf_bucket_sink.sink_parquet(lf, pl.PartitionBy(target, max_rows_per_file=5_000), storage_options=opts)
+        elif partitioned:
             hf_bucket_sink.sink_parquet(lf, pl.PartitionBy(target, key="k"), storage_options=opts)  # type: ignore[attr-defined]
         else:
             hf_bucket_sink.sink_parquet(lf, target + "x.parquet", storage_options=opts)
     assert len(seen) > 12, "the failure was not injected"
-    # the sink's threads (uploader and/or stall watchdog) were running mid-query, and none is left
+    # the sink's threads (uploader, finishers and/or stall watchdog) were running mid-query, and none is left
     assert any(names for names in seen), seen
+    if partitioned == "by-size":
+        assert any(n.startswith("hf-bucket-sink-finish") for names in seen for n in names), seen
     assert sink_threads() == []
 
 
