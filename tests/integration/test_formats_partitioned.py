@@ -399,9 +399,9 @@ def sink_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("hf-bucket-sink")]
 
 
-@pytest.mark.parametrize("partitioned", [False, True], ids=["one-file", "partitioned"])
+@pytest.mark.parametrize("partitioned", [False, True, "by-size"], ids=["one-file", "partitioned", "by-size"])
 def test_no_upload_threads_left_running_after_a_failed_sink(
-    partitioned: bool, api: HfApi, hub: LocalHub, opts: dict[str, str]
+    partitioned: bool | str, api: HfApi, hub: LocalHub, opts: dict[str, str]
 ) -> None:
     # Self-contained (it used to check leftovers of earlier tests, so it passed when run alone):
     # prove the sink's threads existed mid-query, fail the query, and look right after the raise.
@@ -409,7 +409,8 @@ def test_no_upload_threads_left_running_after_a_failed_sink(
 
     def fail_late(df: pl.DataFrame) -> pl.DataFrame:
         seen.append(sink_threads())
-        if len(seen) > 12:
+        finishing = any(n.startswith("hf-bucket-sink-finish") for n in seen[-1])
+        if len(seen) > 12 and (partitioned != "by-size" or finishing):
             raise RuntimeError("injected failure while the sink streams")
         return df
 
@@ -417,15 +418,19 @@ def test_no_upload_threads_left_running_after_a_failed_sink(
     # so the single-file writer has started its uploader thread (a file under one block has none)
     lf = pl.LazyFrame({"id": pl.int_range(2_000_000, eager=True)}).with_columns(k=pl.col("id") % 3, h=pl.col("id").hash(7))
     lf = lf.map_batches(fail_late, streamable=True)
-    target = f"hf://buckets/{hub.user}/{BUCKET}/threads-{int(partitioned)}/"
+    target = f"hf://buckets/{hub.user}/{BUCKET}/threads-{partitioned}/"
     with pytest.raises(hf_bucket_sink.QueryError):
-        if partitioned:
+        if partitioned == "by-size":  # files released while the query runs: the finisher threads are up, idle or busy
+            hf_bucket_sink.sink_parquet(lf, pl.PartitionBy(target, max_rows_per_file=5_000), storage_options=opts)
+        elif partitioned:
             hf_bucket_sink.sink_parquet(lf, pl.PartitionBy(target, key="k"), storage_options=opts)  # type: ignore[attr-defined]
         else:
             hf_bucket_sink.sink_parquet(lf, target + "x.parquet", storage_options=opts)
     assert len(seen) > 12, "the failure was not injected"
-    # the sink's threads (uploader and/or stall watchdog) were running mid-query, and none is left
+    # the sink's threads (uploader, finishers and/or stall watchdog) were running mid-query, and none is left
     assert any(names for names in seen), seen
+    if partitioned == "by-size":
+        assert any(n.startswith("hf-bucket-sink-finish") for names in seen for n in names), seen
     assert sink_threads() == []
 
 
@@ -466,3 +471,33 @@ def test_two_partitions_with_one_path_are_refused(api: HfApi, hub: LocalHub, opt
     with pytest.raises(hf_bucket_sink.BucketSinkError, match="same file"):
         hf_bucket_sink.sink_parquet(df.lazy(), spec, storage_options=opts)
     assert files_under(api, hub, "same-path/") == {}
+
+
+def test_partitions_polars_released_are_stored_while_the_query_runs(
+    api: HfApi, hub: LocalHub, opts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files Polars is done with are finished while the query goes on, and every files_per_commit of
+    # them their hf_xet commit is waited for then: the Xet server receives their shard before the
+    # query ends (hf_xet frees those files' state), not all shards at the end.
+    import dataclasses
+
+    from hf_bucket_sink.polars import sinks as sinks_module
+
+    original_tuning = sinks_module._tuning_for
+    monkeypatch.setattr(sinks_module, "_tuning_for", lambda *a: dataclasses.replace(original_tuning(*a), files_per_commit=100))
+    shards_at_query_end: list[int] = []
+    original_store = UploadSession.store
+
+    def at_query_end(self: UploadSession) -> Any:  # the sink calls store() once Polars has returned
+        shards_at_query_end.append(hub.stats()["shards_received"])
+        return original_store(self)
+
+    monkeypatch.setattr(UploadSession, "store", at_query_end)
+    before = hub.stats()["shards_received"]
+    n = 600
+    df = pl.DataFrame({"id": pl.int_range(n * 10, eager=True)}).with_columns(h=pl.col("id").hash(3))
+    prefix = "released/"
+    result = hf_bucket_sink.sink_parquet(df.lazy(), pl.PartitionBy(uri(hub, prefix), max_rows_per_file=10), storage_options=opts)
+    assert len(result.files) == n and len(files_under(api, hub, prefix)) == n and result.rows == n * 10
+    # groups of 100: at least the first few were stored while Polars still wrote the rest
+    assert shards_at_query_end and shards_at_query_end[0] - before >= 2, (before, shards_at_query_end)

@@ -2,7 +2,7 @@
 
 PROMISE = "Polars' run-ahead is bounded (morsels sized for a memory budget) while a sink runs."
 FILE = 'src/hf_bucket_sink/polars/sinks.py'
-SEARCH = '                with bounded_streaming(schema):\n                    _polars_method'
+SEARCH = '                with bounded_streaming(schema, resize_morsels=morsel_budget_requested()):\n                    _polars_method'
 REPLACE = '                if True:\n                    _polars_method'
 TESTS = [
     "tests/reliability/test_client_faults.py::test_bandwidth_capped_server_keeps_client_memory_bounded"

@@ -7,11 +7,17 @@ Each file of the session is a writer from :mod:`hf_bucket_sink.core.writers`::
         lf.sink_parquet(w)                                   # Polars pushes bytes
         result = session.commit()                            # finish, store, then core.commit registers
 
-Partitioned sinks open one file per partition, possibly hundreds at once, so they use
-:class:`PartitionWriter` instead: no thread, a small buffer grown on demand, writes go straight
-into hf_xet on Polars' thread; Polars gets a thin handle, and when Polars drops it (it never
-calls ``close()``; dropping is the one sure sign it is done) the file's Xet stream is finished
-at the next opportunity, which releases hf_xet's per-stream memory (see docs/partitioned-outputs.md).
+Partitioned sinks open one file per partition, possibly thousands, so they use
+:class:`PartitionWriter` instead: no thread per file, a small buffer grown on demand, writes go
+straight into hf_xet on Polars' thread; Polars gets a thin handle. When Polars drops it (it never
+calls ``close()``; dropping is the one sure sign it is done) the file is handed to a few finisher
+threads (bounded queue), which finish its Xet stream off Polars' thread: hf_xet's finish waits for
+a round trip (the global-dedup query), which would otherwise stall the query once per file.
+Every ``files_per_commit`` partitions the session rolls over to a new hf_xet upload commit; a
+finisher waits for the full one once all its files are finished, so hf_xet's per-file state
+(about 13 KB a file, measured, kept until its commit is waited for) stays bounded in the number
+of files, and the end-of-query wait covers only the last group. Every group is stored before
+anything is registered: the commit protocol is unchanged (docs/benchmarks-partitions.md).
 
 Failure rule: the files become visible only through :mod:`hf_bucket_sink.core.commit`, after
 every byte and the shard are stored.  Any exception, including ``KeyboardInterrupt``,
@@ -26,12 +32,15 @@ the sink in bounded time instead of after hf_xet's minutes of retries (docs/reli
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
+import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -49,9 +58,176 @@ __all__ = ["UploadSession", "StoredFile", "manifest_storer", "result_of"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
+_STOP = object()  # finisher queue sentinel
+_POLL_S = 0.1  # how often a blocked put looks for a failure
+
+
+@dataclass(frozen=True)
+class _WaitFor:
+    """Finisher work item: wait for a sealed group whose files were all finished before it was sealed."""
+
+    group: _Group
+
+
+@dataclass
+class _Totals:
+    """Progress summed over a session's hf_xet commits (what the watchdog and the progress line read)."""
+
+    total_bytes: int = 0
+    total_bytes_completed: int = 0
+    total_transfer_bytes: int = 0
+    total_transfer_bytes_completed: int = 0
+
+    @classmethod
+    def of(cls, report: Any) -> _Totals:
+        return cls(int(report.total_bytes), int(report.total_bytes_completed),
+                   int(report.total_transfer_bytes), int(report.total_transfer_bytes_completed))
+
+    def __add__(self, other: _Totals) -> _Totals:
+        return _Totals(self.total_bytes + other.total_bytes, self.total_bytes_completed + other.total_bytes_completed,
+                       self.total_transfer_bytes + other.total_transfer_bytes,
+                       self.total_transfer_bytes_completed + other.total_transfer_bytes_completed)
+
+
+class _Group:
+    """One hf_xet upload commit of a session and the files started in it."""
+
+    def __init__(self, index: int, commit: Any) -> None:
+        self.index = index
+        self.commit: Any = commit  # dropped once waited for: hf_xet frees the group's per-file state
+        self.opened = 0
+        self.finished = 0
+        self.sealed = False  # no new file starts in it
+        self.claimed = False  # someone waits (or waited) for it: exactly once
+        self.sent = 0
+        self.final = _Totals()
+
+
+class _Commits:
+    """What :class:`StallWatchdog` watches: every live commit of the session, as one."""
+
+    def __init__(self, session: UploadSession) -> None:
+        self._session = session
+
+    def progress(self) -> _Totals:
+        totals = self._session._totals()
+        finisher = self._session._finisher
+        if finisher.pending():
+            # a finish() waits for a round trip that moves no byte counter: count queued or running
+            # finishes as pending work, and each finished file as progress, so a server that dies
+            # while files are being finished is a stall too
+            totals.total_transfer_bytes = max(totals.total_transfer_bytes, totals.total_transfer_bytes_completed + 1)
+        totals.total_bytes_completed += finisher.done
+        return totals
+
+    def abort(self) -> None:
+        self._session._abort_commits()
+
+
+class _Finisher:
+    """Finishes released partition files on a few threads, off Polars' thread (bounded queue).
+
+    ``work(writer)`` runs on a worker; the first exception stops every worker and is kept in
+    :attr:`error`. :meth:`close` (after the last :meth:`put`) waits for the queue to drain and joins
+    the workers; :meth:`abort` drops what is queued and joins them.
+    """
+
+    def __init__(self, work: Callable[[Any], None], threads: int, depth: int) -> None:
+        self.error: BaseException | None = None
+        self._work = work
+        self._threads_wanted = threads
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._ended = False  # closed or aborted: no thread starts any more
+        self._busy = 0  # items being worked on
+        self.done = 0  # items worked on
+
+    def pending(self) -> bool:
+        """Whether an item is queued or being worked on."""
+        return self._busy > 0 or not self._queue.empty()
+
+    def put(self, item: Any) -> None:
+        """Queue one item (blocks while the queue is full); ignored once the finisher has ended or failed."""
+        with self._lock:
+            if self._ended:  # e.g. a Polars thread still winding down after the session was aborted
+                return
+            if not self._threads:
+                for i in range(self._threads_wanted):
+                    thread = threading.Thread(target=self._run, name=f"hf-bucket-sink-finish-{i}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
+        while True:  # blocking put that still notices a failure: finishing that lags slows the query
+            if self.error is not None or self._stop.is_set():
+                return
+            try:
+                self._queue.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP or self._stop.is_set():
+                return
+            with self._lock:
+                self._busy += 1
+            try:
+                self._work(item)
+            except BaseException as exc:  # kept for the producer's side, which raises it typed
+                if self.error is None:
+                    self.error = exc
+                self._stop.set()
+                return
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    self.done += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._ended = True
+        for _ in self._threads:
+            self._put_stop()
+        self._join()
+
+    def abort(self) -> None:
+        with self._lock:
+            self._ended = True
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self._put_stop()
+        self._join()
+
+    def _put_stop(self) -> None:
+        while any(t.is_alive() for t in self._threads):
+            try:
+                self._queue.put(_STOP, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=60)
+            if thread.is_alive():  # pragma: no cover - hf_xet did not return from finish()/wait_to_finish()
+                logger.warning("finisher thread %s did not stop within 60 s", thread.name)
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+
+def _settled(discard: bool) -> None:
+    """The settle of an upload that has not built its first commit yet: nothing to join or discard."""
+
 
 class UploadSession:
-    """One hf_xet upload commit in a bucket; files become visible together in :meth:`commit`."""
+    """One upload of files into a bucket (one or more hf_xet upload commits); files become visible together in :meth:`commit`."""
 
     def __init__(
         self,
@@ -68,29 +244,82 @@ class UploadSession:
         self.access = access
         self.tuning = tuning or UploadTuning()
         self._started = time.perf_counter()
-        self._writers: list[BucketWriter | PartitionWriter] = []
+        self._progress_callback = progress_callback
+        self._progress: dict[int, _Totals] = {}
+        self._writers: dict[str, BucketWriter | PartitionWriter] = {}  # not yet finished
+        self._group_of: dict[str, _Group] = {}  # partition path -> its commit, while unfinished
+        self._done: list[StoredFile] = []  # partitions finished early: all the commit needs of them
         self._rows: dict[str, int] = {}
         self._paths: set[str] = set()
         self._released: list[PartitionWriter] = []  # appended to by weakref finalizers
         self._lock = threading.Lock()
+        self._roll_lock = threading.Lock()
         self._closed = False
-        # a loop of uploads gets a commit prepared during the previous one (core/xet.py: half a small sink's time)
-        self._commit, self._settle = upload_commit(
-            self.tuning.compression_policy,
-            endpoint=access.cas_url,
-            token=access.access_token,
-            token_expiry_unix_secs=access.expires_at,
-            token_refresh_url=access.refresh_url,
-            token_refresh_headers=hub.headers(),
-            custom_headers=hub.headers(auth=False),
-            progress_callback=progress_callback,
-            prepare_next=prepare_next,
-        )
-        self._watchdog = StallWatchdog(self._commit, upload_timeout(), self._describe)
+        self._prepare_next = prepare_next
+        self._settle: Callable[[bool], None] = _settled
+        self._groups: list[_Group] = []
+        self._group = self._new_group()
+        self._finisher = _Finisher(self._finish_one, self.tuning.finisher_threads, self.tuning.finisher_queue)
+        self._watchdog = StallWatchdog(_Commits(self), upload_timeout(), self._describe)
+
+    @property
+    def _commit(self) -> Any:
+        """The hf_xet commit new files start in."""
+        return self._group.commit
+
+    def _new_group(self) -> _Group:
+        index = len(self._groups)
+        callback = None if self._progress_callback is None else functools.partial(self._report_progress, index)
+        kwargs: dict[str, Any] = {
+            "endpoint": self.access.cas_url,
+            "token": self.access.access_token,
+            "token_expiry_unix_secs": self.access.expires_at,
+            "token_refresh_url": self.access.refresh_url,
+            "token_refresh_headers": self.hub.headers(),
+            "custom_headers": self.hub.headers(auth=False),
+            "progress_callback": callback,
+        }
+        if index == 0:
+            # a loop of uploads gets its first commit prepared during the previous upload (core/xet.py)
+            commit, self._settle = upload_commit(self.tuning.compression_policy, prepare_next=self._prepare_next, **kwargs)
+        else:  # a roll-over inside one large partitioned upload: nothing to gain from preparing it
+            commit = xet_session(self.tuning.compression_policy).new_upload_commit(**kwargs)
+        group = _Group(index, commit)
+        with self._lock:
+            self._groups.append(group)
+        return group
+
+    def _report_progress(self, index: int, report: Any, items: Any) -> None:
+        # hf_xet reports per commit; the user's callback sees the sum over the session's commits
+        with self._lock:
+            self._progress[index] = _Totals.of(report)
+            summed = sum(self._progress.values(), _Totals())
+        assert self._progress_callback is not None
+        self._progress_callback(summed, items)
+
+    def _totals(self) -> _Totals:
+        with self._lock:
+            groups = list(self._groups)
+        total = _Totals()
+        for group in groups:
+            commit = group.commit
+            total = total + (group.final if commit is None else _Totals.of(commit.progress()))
+        return total
+
+    def _abort_commits(self) -> None:
+        with self._lock:
+            commits = [g.commit for g in self._groups if g.commit is not None]
+        for commit in commits:
+            try:
+                commit.abort()
+            except Exception as exc:  # best effort: it may have finished or failed already
+                logger.debug("aborting an Xet commit failed: %s", exc)
 
     def _describe(self) -> str:
-        names = [str(w.target) for w in self._writers[:3]]
-        more = f" and {len(self._writers) - 3} more file(s)" if len(self._writers) > 3 else ""
+        with self._lock:
+            names = [str(w.target) for w in list(self._writers.values())[:3]] or [f.path for f in self._done[:3]]
+            count = len(self._writers) or len(self._done)
+        more = f" and {count - 3} more file(s)" if count > 3 else ""
         return (", ".join(names) + more) if names else f"files to bucket {self.bucket_id}"
 
     @contextlib.contextmanager
@@ -119,7 +348,8 @@ class UploadSession:
             target, stream, self.tuning, content_type=content_type,
             rows=RowCounter(rows, self.tuning.rows_tail_bytes),
         )
-        self._writers.append(writer)
+        with self._lock:
+            self._writers[target.path] = writer
         return writer
 
     def open_partition(
@@ -127,8 +357,8 @@ class UploadSession:
     ) -> io.RawIOBase:
         """A file for one partition; returns the handle to give Polars.
 
-        Files Polars has dropped since the last call are finished first, so that hf_xet frees
-        their per-stream state while the query goes on (errors surface here, inside the query).
+        Files Polars has dropped since the last call are handed to the finisher first (their Xet
+        streams are finished while the query goes on; errors surface here, inside the query).
         """
         self.finish_released()
         with self._lock:
@@ -138,34 +368,121 @@ class UploadSession:
                     "a distinct path per (partition keys, index_in_partition)."
                 )
             self._paths.add(target.path)
-        stream = self._start_stream(target)
+            group = self._group
+            full = group.opened >= self.tuning.files_per_commit
+            if not full:
+                group.opened += 1
+        if full:
+            group = self._roll_over()
+        stream = self._start_stream(target, group.commit)
         writer = PartitionWriter(
             target, stream, self.tuning, content_type=content_type,
             rows=RowCounter(rows, self.tuning.partition_rows_tail_bytes),
         )
         handle = PartitionHandle(writer)
         with self._lock:
-            self._writers.append(writer)
+            self._writers[target.path] = writer
+            self._group_of[target.path] = group
         weakref.finalize(handle, self._released.append, writer)  # list.append: safe from any thread
         return handle
 
+    def _roll_over(self) -> _Group:
+        """Seal the full group and start the next commit; returns the group the new file goes into."""
+        with self._roll_lock:  # one roll at a time; a file opened meanwhile may have rolled already
+            with self._lock:
+                full = self._group
+            if full.opened >= self.tuning.files_per_commit:
+                fresh = self._new_group()
+                with self._lock:
+                    full.sealed = True
+                    self._group = fresh
+                if self._claim(full):  # its files were all finished already: wait for it off this thread too
+                    self._finisher.put(_WaitFor(full))
+            with self._lock:
+                group = self._group
+                group.opened += 1
+        return group
+
     def finish_released(self) -> int:
-        """Finish the Xet streams of partition files Polars has let go of; returns how many."""
+        """Hand the partition files Polars has let go of to the finisher; returns how many."""
+        self._raise_finisher_error()
         done = 0
         while self._released:
             writer = self._released.pop()
             writer.released = True
             if not self._closed:
-                writer.finish()
-                writer.rows.settle()  # the row count is all the commit needs of the file's tail
+                self._finisher.put(writer)
                 done += 1
+        self._raise_finisher_error()
         return done
+
+    def _finish_one(self, item: PartitionWriter | _WaitFor) -> None:
+        """On a finisher thread: finish one partition's stream, or wait for a full group."""
+        if isinstance(item, _WaitFor):
+            self._wait_group(item.group)
+            return
+        writer = item
+        meta = writer.finish()
+        path = writer.target.path
+        stored = self._stored(writer.target, writer.content_type, meta, self._rows.get(path, writer.rows.settle()))
+        with self._lock:
+            self._writers.pop(path, None)
+            group = self._group_of.pop(path)
+            self._done.append(stored)
+            group.finished += 1
+        if self._claim(group):
+            self._wait_group(group)
+
+    def _claim(self, group: _Group) -> bool:
+        """True once for a sealed group whose files are all finished: the caller waits for it."""
+        with self._lock:
+            if group.sealed and not group.claimed and group.finished == group.opened:
+                group.claimed = True
+                return True
+            return False
+
+    def _wait_group(self, group: _Group) -> None:
+        commit = group.commit
+        try:
+            report = commit.wait_to_finish()
+        except Exception as exc:
+            raise UploadError(
+                f"Storing the data of {group.finished} file(s) in Xet failed: {exc}. Nothing was registered; run it again."
+            ) from exc
+        final = _Totals.of(commit.progress())
+        with self._lock:
+            group.sent = int(report.dedup_metrics.total_bytes_uploaded) if report is not None else 0
+            group.final = final
+            group.commit = None  # hf_xet frees the group's per-file state with the object
+
+    def _raise_finisher_error(self) -> None:
+        failure = self._finisher_failure()
+        if failure is not None:
+            raise failure from self._finisher.error
+
+    def _finisher_failure(self) -> BucketSinkError | None:
+        error = self._finisher.error
+        if error is None:
+            return None
+        if self._watchdog.error is not None:  # the root cause: the finisher saw its "cancelled" echo
+            return self._watchdog.error
+        if isinstance(error, BucketSinkError):
+            return error
+        return UploadError(
+            f"Finishing a partition file in Xet storage failed: {error!r}. Nothing was registered and any "
+            "previous version is intact; run the sink again (bytes already stored are not re-sent)."
+        )
 
     def failure(self) -> BucketSinkError | None:
         """The first upload error recorded by any file of this session (Polars may have wrapped it)."""
         if self._watchdog.error is not None:  # the root cause: the writers' errors are its "cancelled" echoes
             return self._watchdog.error
-        for writer in self._writers:
+        failure = self._finisher_failure()
+        if failure is not None:
+            return failure
+        with self._lock:
+            writers = list(self._writers.values())
+        for writer in writers:
             failure = writer.failure()
             if failure is not None:
                 return failure
@@ -174,12 +491,12 @@ class UploadSession:
     def set_rows(self, target: BucketPath, rows: int) -> None:
         self._rows[target.path] = rows
 
-    def _start_stream(self, target: BucketPath) -> Any:
+    def _start_stream(self, target: BucketPath, commit: Any = None) -> Any:
         import hf_xet
 
         if self._closed:
             raise UploadError("This upload session is closed; start a new sink.")
-        return self._commit.start_upload_stream(name=target.path, sha256=hf_xet.SKIP_SHA256)
+        return (commit or self._commit).start_upload_stream(name=target.path, sha256=hf_xet.SKIP_SHA256)
 
     def commit(
         self,
@@ -208,7 +525,7 @@ class UploadSession:
         return result_of(report, stored, uploaded, self._started, uri=uri)
 
     def store(self) -> tuple[list[StoredFile], int]:
-        """Finish every file and wait until Xet has stored all bytes and the shard; register nothing.
+        """Finish every file and wait until Xet has stored all bytes and the shards; register nothing.
 
         Returns the files (path order) and the bytes sent to Xet. The session is closed afterwards;
         the caller commits the files through :func:`hf_bucket_sink.core.commit.commit_output`::
@@ -220,19 +537,29 @@ class UploadSession:
             if self._closed:
                 raise UploadError("This upload session is already closed.")
             self.finish_released()
-            writers = sorted(self._writers, key=lambda w: w.target.path)
-            stored = [self._stored(w.target, w.content_type, w.finish(), self._rows.get(w.target.path, w.rows.rows())) for w in writers]
-            try:
-                report = self._commit.wait_to_finish()
-            except Exception as exc:
-                raise UploadError(
-                    f"Storing the data of {len(stored)} file(s) in Xet failed: {exc}. Nothing was registered; run it again."
-                ) from exc
+            with self._lock:
+                partitions = sorted(
+                    (w for w in self._writers.values() if isinstance(w, PartitionWriter) and not w.released), key=lambda w: w.target.path
+                )
+            for writer in partitions:  # still held when the query ended (CSV keys): finished in parallel too
+                writer.released = True
+                self._finisher.put(writer)
+            self._finisher.close()
+            self._raise_finisher_error()
+            with self._lock:
+                others = sorted(self._writers.values(), key=lambda w: w.target.path)
+            stored = [self._stored(w.target, w.content_type, w.finish(), self._rows.get(w.target.path, w.rows.rows())) for w in others]
+            for group in self._groups:
+                group.sealed = True
+                if group.commit is not None and not group.claimed:
+                    group.claimed = True
+                    self._wait_group(group)
             self._closed = True
             self._watchdog.stop()  # all stored: registration is bounded by the Hub client's own timeouts
             self._settle(False)
-        sent = int(report.dedup_metrics.total_bytes_uploaded) if report is not None else 0
-        return stored, sent
+            stored.extend(self._done)
+            stored.sort(key=lambda f: f.path)
+        return stored, sum(g.sent for g in self._groups)
 
     def _store_bytes(self, target: BucketPath, body: bytes, content_type: str) -> StoredFile:
         with self._watched():
@@ -256,15 +583,15 @@ class UploadSession:
         )
 
     def abort(self) -> None:
-        """Cancel every file and the commit; nothing is registered."""
+        """Cancel every file and every commit, join the finisher threads; nothing is registered."""
         self._closed = True
         self._watchdog.stop()
-        for writer in self._writers:
+        self._abort_commits()  # first: unblocks a finisher waiting in hf_xet
+        self._finisher.abort()
+        with self._lock:
+            writers = list(self._writers.values())
+        for writer in writers:
             writer.abort()
-        try:
-            self._commit.abort()
-        except Exception as exc:  # best effort: it may have failed already
-            logger.debug("aborting the Xet commit failed: %s", exc)
         self._settle(True)  # nothing prepared during a failed upload is kept
 
     def __enter__(self) -> UploadSession:

@@ -50,6 +50,12 @@ class UploadTuning:
     partition_rows_tail_bytes: int = 64 * 1024
     #: hf_xet xorb compression: Parquet/IPC are already compressed, so trying LZ4 wastes CPU
     compression_policy: str = "auto"
+    #: partition files per hf_xet upload commit: hf_xet keeps ~13 KB per file until its commit is
+    #: waited for (measured), so a session rolls over to a new commit after this many files
+    files_per_commit: int = 1000
+    #: threads finishing released partition files (hf_xet's finish waits for a round trip) and queue depth
+    finisher_threads: int = 4
+    finisher_queue: int = 256
 
 
 
