@@ -36,7 +36,7 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, FileVersionGoneError,
 from hf_bucket_sink.core.hub import HubClient, XetAccess
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX
 
-__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "TransferCounter"]
+__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "RangeStore", "TransferCounter", "coalesce"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -255,6 +255,69 @@ class BlockCache:
                 self._blocks.popitem(last=False)
 
 
+def coalesce(ranges: list[tuple[int, int]], hole: int) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges sorted and merged where less than ``hole`` bytes lie between them
+    (one request then costs less than two: the bytes of the hole against a round trip)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and start - out[-1][1] < hole:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+class RangeStore:
+    """Byte ranges fetched ahead of the reader that will ask for them (thread-safe).
+
+    A Parquet scan fetches the column chunks of the next row groups concurrently while earlier
+    ones decode, puts them here, and drops them once decoded; :class:`RemoteFile` serves a read
+    from here when stored ranges cover it, else fetches it. Memory is what the scan put and has not
+    dropped, which the scan bounds (polars/scans.py, ``_READ_AHEAD``)."""
+
+    def __init__(self) -> None:
+        self._ranges: dict[str, dict[int, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, start: int, data: bytes) -> None:
+        with self._lock:
+            self._ranges.setdefault(key, {})[start] = data
+
+    def drop(self, key: str, starts: Iterator[int] | list[int]) -> None:
+        with self._lock:
+            held = self._ranges.get(key)
+            if held is None:
+                return
+            for start in starts:
+                held.pop(start, None)
+            if not held:
+                del self._ranges[key]
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(len(d) for held in self._ranges.values() for d in held.values())
+
+    def get(self, key: str, start: int, end: int) -> bytes | None:
+        """Bytes ``[start, end)`` if stored ranges cover them (joined across adjacent ranges), else None."""
+        with self._lock:
+            held = self._ranges.get(key)
+            if not held:
+                return None
+            pieces = []
+            pos = start
+            for begin in sorted(held):
+                data = held[begin]
+                if begin + len(data) <= pos:
+                    continue
+                if begin > pos:
+                    return None  # a gap: not covered
+                pieces.append(data[pos - begin : min(end, begin + len(data)) - begin])
+                pos = begin + len(data)
+                if pos >= end:
+                    return b"".join(pieces) if len(pieces) > 1 else pieces[0]
+            return None
+
+
 class RemoteFile(io.RawIOBase):
     """A seekable, read-only binary file over one bucket file; each read is one ranged fetch.
 
@@ -263,12 +326,15 @@ class RemoteFile(io.RawIOBase):
     cached: memory held is one ``MIN_FETCH`` block per file in ``blocks`` plus the caller's buffer.
     """
 
-    def __init__(self, entry: RemoteEntry, transport: RangeTransport, blocks: BlockCache | None = None) -> None:
+    def __init__(
+        self, entry: RemoteEntry, transport: RangeTransport, blocks: BlockCache | None = None, prefetched: RangeStore | None = None
+    ) -> None:
         super().__init__()
         self.entry = entry
         self.transport = transport
         self._pos = 0
         self._blocks = blocks if blocks is not None else BlockCache(max_files=1)
+        self._prefetched = prefetched
 
     @property
     def name(self) -> str:
@@ -308,6 +374,8 @@ class RemoteFile(io.RawIOBase):
             return b""
         key = self.entry.uri
         cached = self._blocks.get(key, offset, end)
+        if cached is None and self._prefetched is not None:
+            cached = self._prefetched.get(key, offset, end)
         if cached is not None:
             return cached
         if end - offset > MIN_FETCH:

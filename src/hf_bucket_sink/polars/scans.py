@@ -57,7 +57,7 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidFileError, Inv
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.manifest import read_manifest
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
-from hf_bucket_sink.core.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
+from hf_bucket_sink.core.remote_file import BlockCache, RangeStore, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges, coalesce
 
 __all__ = [
     "scan_parquet",
@@ -263,13 +263,15 @@ def _check_options(
 # --- Parquet: range reads through a pyarrow dataset ---------------------------------------------
 
 
-def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport) -> Any:
+def _arrow_filesystem(
+    entries: Sequence[RemoteEntry], transport: RangeTransport, prefetched: RangeStore | None = None, blocks: BlockCache | None = None
+) -> Any:
     """A read-only pyarrow filesystem over the listed files (paths are ``bucket_id/path``)."""
     import pyarrow as pa
     import pyarrow.fs as pafs
 
     by_path = {f"{e.bucket_id}/{e.path}": e for e in entries}
-    blocks = BlockCache()  # footers read while building the dataset are reused by the scan
+    blocks = blocks if blocks is not None else BlockCache()  # footers read while building the dataset are reused by the scan
 
     class _BucketHandler(pafs.FileSystemHandler):  # type: ignore[misc]
         def get_type_name(self) -> str:
@@ -285,7 +287,7 @@ def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport)
             ]
 
         def open_input_file(self, path: str) -> Any:
-            return pa.PythonFile(RemoteFile(by_path[path], transport, blocks), mode="r")
+            return pa.PythonFile(RemoteFile(by_path[path], transport, blocks, prefetched), mode="r")
 
         def open_input_stream(self, path: str) -> Any:
             return self.open_input_file(path)
@@ -316,9 +318,13 @@ def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[st
     dataset_schema = pl.Schema({**pl.Schema(file_schema), **{k: v for k, v in keys.items() if k not in pl.Schema(file_schema)}}) if file_schema else None
     drift = {k: options.pop(k) for k in ("missing_columns", "extra_columns", "cast_options") if k in options}
     paths_column = options.pop("include_file_paths", None)
+    prefetched = RangeStore()
+    blocks = BlockCache()
     with _arrow_errors(sources):
-        dataset = _dataset(sources, transport, partitioning, dataset_schema)
-    return _row_group_plan(dataset, sources, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column)
+        dataset = _dataset(sources, transport, partitioning, dataset_schema, prefetched, blocks)
+    return _row_group_plan(
+        dataset, sources, lambda entry: RemoteFile(entry, transport, blocks), prefetched, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column
+    )
 
 
 @contextlib.contextmanager
@@ -335,12 +341,15 @@ def _arrow_errors(sources: _Sources) -> Iterator[None]:
         ) from exc
 
 
-def _dataset(sources: _Sources, transport: RangeTransport, partitioning: Any, dataset_schema: pl.Schema | None) -> Any:
+def _dataset(
+    sources: _Sources, transport: RangeTransport, partitioning: Any, dataset_schema: pl.Schema | None,
+    prefetched: RangeStore | None = None, blocks: BlockCache | None = None,
+) -> Any:
     import pyarrow.dataset as ds
 
     return ds.dataset(
         [f"{e.bucket_id}/{e.path}" for e in sources.files],
-        filesystem=_arrow_filesystem(sources.files, transport),
+        filesystem=_arrow_filesystem(sources.files, transport, prefetched, blocks),
         format=ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)),
         partitioning=partitioning,
         partition_base_dir=sources.base.rstrip("/"),
@@ -372,7 +381,8 @@ class _DriftCheck:
         import pyarrow as pa
 
         # one row of nulls, not an empty table: Polars does not check the schema of a file without rows
-        schema = fragment.physical_schema
+        # nullable fields: a non-nullable column would refuse the row of nulls (Polars ignores nullability)
+        schema = pa.schema([f.with_nullable(True) for f in fragment.physical_schema])
         out = io.BytesIO()
         pq.write_table(pa.table([pa.nulls(1, f.type) for f in schema], schema=schema), out)
         return out.getvalue()
@@ -439,11 +449,18 @@ def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
         return None
 
 
-#: row groups read concurrently by a Parquet scan (memory held is about that many decoded row groups)
+#: reading units (runs of row groups, see :func:`_fragments`) in flight in a Parquet scan
 _READ_AHEAD = 4
+#: concurrent range requests fetching the column chunks of the units in flight
+_FETCHES = 8
+#: column chunks closer than this are fetched in one request (the hole costs less than a round trip)
+_HOLE = 256 * 1024
 
 
-def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None) -> _Plan:
+def _row_group_plan(
+    dataset: Any, sources: _Sources, open_file: Callable[[RemoteEntry], RemoteFile], prefetched: RangeStore, *,
+    check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None,
+) -> _Plan:
     """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
 
     pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
@@ -456,14 +473,17 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
     assert isinstance(empty, pl.DataFrame)
     schema = empty.schema
     names = set(schema.names())
+    entries = {f"{e.bucket_id}/{e.path}": e for e in sources.files}
     # Polars puts the file path column last (after hive keys), a String
     full_schema = pl.Schema({**schema, paths_column: pl.String()}) if paths_column else schema
-    # read view types as large ones: Arrow's filter has no kernel for views, and Polars converts either
-    read_schema = dataset.schema
-    for i, field in enumerate(read_schema):
+    # with a predicate, view types are read as large ones: Arrow's filter has no kernel for views,
+    # and Polars converts either. Without one, views stay views (Polars takes them as they are; the
+    # cast cost a third of a 2-column aggregate of TPC-H lineitem)
+    filter_schema = dataset.schema
+    for i, field in enumerate(filter_schema):
         if field.type in (pa.string_view(), pa.binary_view()):
             wide = pa.large_string() if field.type == pa.string_view() else pa.large_binary()
-            read_schema = read_schema.set(i, field.with_type(wide))
+            filter_schema = filter_schema.set(i, field.with_type(wide))
 
     def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
         wanted = list(with_columns) if with_columns is not None else full_schema.names()
@@ -479,7 +499,7 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
         def read_group(fragment: Any) -> list[pl.DataFrame]:
             frames = []
             for batch in fragment.to_batches(
-                schema=read_schema, columns=columns, batch_size=batch_size or 64 * 1024, batch_readahead=1, fragment_readahead=1,
+                schema=filter_schema if predicate is not None else dataset.schema, columns=columns, batch_size=batch_size or 64 * 1024, batch_readahead=1, fragment_readahead=1,
             ):
                 if batch.num_rows == 0:
                     continue
@@ -507,21 +527,39 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
                     frames.append(df)
             return frames
 
+        def fetch(entry: RemoteEntry, start: int, end: int) -> None:
+            # through a RemoteFile: a range inside the footer block already read costs nothing
+            prefetched.put(entry.uri, start, open_file(entry).read_at(end - start, start))
+
+        def read_unit(unit: _Unit, fetches: list[Future[None]]) -> list[pl.DataFrame]:
+            try:
+                for done in fetches:
+                    done.result()  # a failed fetch raises its typed error here
+                return read_group(unit.fragment)
+            finally:
+                for done in fetches:
+                    done.cancel()
+                prefetched.drop(unit.entry.uri, [start for start, _ in unit.ranges])
+
         remaining = n_rows
         if remaining is not None and remaining <= 0:
             return
-        # read _READ_AHEAD row groups at once (each is one round trip): memory is that many row groups
+        # _READ_AHEAD units in flight; their column chunks are fetched by _FETCHES concurrent requests
+        # while earlier units decode (a scan of small column chunks is bound by round trips): memory
+        # is about _READ_AHEAD units, compressed and decoded
         pool = ThreadPoolExecutor(max_workers=_READ_AHEAD, thread_name_prefix="hf-bucket-scan")
+        fetchers = ThreadPoolExecutor(max_workers=_FETCHES, thread_name_prefix="hf-bucket-fetch")
         pending: deque[Future[list[pl.DataFrame]]] = deque()
-        groups = _fragments(dataset, arrow_filter, check)
+        units = _fragments(dataset, arrow_filter, check, columns, entries)
         try:
             with _arrow_errors(sources):
                 while True:
                     while len(pending) < _READ_AHEAD:
-                        fragment = next(groups, None)
-                        if fragment is None:
+                        unit = next(units, None)
+                        if unit is None:
                             break
-                        pending.append(pool.submit(read_group, fragment))
+                        fetches = [fetchers.submit(fetch, unit.entry, start, end) for start, end in unit.ranges]
+                        pending.append(pool.submit(read_unit, unit, fetches))
                     if not pending:
                         return
                     for df in pending.popleft().result():
@@ -533,13 +571,29 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
                         if remaining is not None and remaining <= 0:
                             return
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # no thread outlives the scan: queued work is cancelled, running requests finish (they time out)
+            fetchers.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     return _Plan(lambda: full_schema, source)
 
 
-def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) -> Iterator[Any]:
-    """The dataset's row groups as one fragment each, pruned by ``arrow_filter`` where it is usable."""
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """Consecutive row groups of one file read as one fragment, and the byte ranges of their needed
+    column chunks (fetched ahead, concurrently, before the fragment decodes them)."""
+
+    fragment: Any
+    entry: RemoteEntry
+    ranges: list[tuple[int, int]]
+
+
+def _fragments(
+    dataset: Any, arrow_filter: Any, check: Callable[[Any], None], columns: Sequence[str], entries: Mapping[str, RemoteEntry]
+) -> Iterator[_Unit]:
+    """The dataset's row groups that ``arrow_filter`` cannot rule out, in reading units: runs of
+    consecutive row groups of one file whose decoded ``columns`` come to about :data:`_UNIT_BYTES`
+    (at least one row group, so a full-width scan still reads one row group at a time)."""
     if arrow_filter is not None:
         try:
             files = list(dataset.get_fragments(filter=arrow_filter))
@@ -547,6 +601,7 @@ def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) ->
             arrow_filter = None
     if arrow_filter is None:
         files = list(dataset.get_fragments())
+    wanted = set(columns)
     for fragment in files:
         check(fragment)
         try:
@@ -555,7 +610,68 @@ def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) ->
             groups = None
         if groups is None:
             groups = fragment.split_by_row_group(schema=dataset.schema)
-        yield from groups
+        if not groups:
+            continue
+        entry = entries[fragment.path]
+        # a scan of one fragment costs ~3 ms of pyarrow set-up whatever its size: 262 one-row-group
+        # scans of a 2-column query cost more than decoding it (docs/benchmarks-read.md)
+        metadata = groups[0].metadata
+        unit: list[int] = []
+        ranges: list[tuple[int, int]] = []
+        held = 0
+        for group in groups:
+            index = group.row_groups[0].id
+            row_group = metadata.row_group(index)
+            size = _decoded_size(row_group, wanted, dataset.schema)
+            if unit and held + size > _UNIT_BYTES:
+                yield _Unit(fragment.subset(row_group_ids=unit, schema=dataset.schema), entry, coalesce(ranges, _HOLE))
+                unit, ranges, held = [], [], 0
+            unit.append(index)
+            ranges += _chunk_ranges(row_group, wanted, entry.size)
+            held += size
+        yield _Unit(fragment.subset(row_group_ids=unit, schema=dataset.schema), entry, coalesce(ranges, _HOLE))
+
+
+def _chunk_ranges(row_group: Any, wanted: set[str], file_size: int) -> list[tuple[int, int]]:
+    """Byte ranges of the column chunks of ``wanted`` columns (from the dictionary page on)."""
+    out = []
+    for i in range(row_group.num_columns):
+        chunk = row_group.column(i)
+        if chunk.path_in_schema.split(".", 1)[0] not in wanted:
+            continue
+        start = chunk.data_page_offset
+        if chunk.has_dictionary_page and 0 < chunk.dictionary_page_offset < start:
+            start = chunk.dictionary_page_offset
+        out.append((start, min(start + chunk.total_compressed_size, file_size)))
+    return out
+
+
+#: decoded bytes of the needed columns a reading unit aims at (memory held is about
+#: ``_READ_AHEAD`` such units); one row group of a 16-column TPC-H lineitem is ~20 MB decoded
+_UNIT_BYTES = 32 * 1024 * 1024
+
+
+def _byte_width(dtype: Any) -> int:
+    """Bytes per value of a fixed-width Arrow type (booleans count as one), 0 for variable width."""
+    try:
+        return max(int(dtype.bit_width) // 8, 1)
+    except ValueError:  # strings, lists, structs: no fixed width
+        return 0
+
+
+def _decoded_size(row_group: Any, wanted: set[str], schema: Any) -> int:
+    """An estimate of ``columns`` of ``row_group`` once decoded: fixed-width types by their width,
+    variable-width ones by their uncompressed bytes plus offsets (dictionaries decode to values)."""
+    rows = row_group.num_rows
+    total = 0
+    for i in range(row_group.num_columns):
+        chunk = row_group.column(i)
+        name = chunk.path_in_schema.split(".", 1)[0]
+        if name not in wanted:
+            continue
+        width = _byte_width(schema.field(name).type) if schema.get_field_index(name) >= 0 else 0
+        total += rows * width if width else chunk.total_uncompressed_size + 8 * rows
+    return max(total, 1)
 
 
 def _apply_row_options(lf: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFrame:
