@@ -160,6 +160,33 @@ class XetRanges:
                 )
             return group
 
+    def _gone(self, entry: RemoteEntry, cause: str) -> FileVersionGoneError:
+        return FileVersionGoneError(
+            f"The version of {entry.uri} that the scan listed (Xet hash {entry.xet_hash[:12]}…) is gone from "
+            f"Xet storage ({cause}): the file was overwritten or deleted and its old data removed. No byte of "
+            "another version was read. Run the query again to read the current version."
+        )
+
+    def _short(self, entry: RemoteEntry, got: int, expected: int, what: str) -> BaseException:
+        """The error for a stream that ended early: hf_xet 1.8 sometimes ends the stream of a version
+        CAS no longer has with no error and no bytes, so CAS is asked whether it has the version."""
+        import httpx2
+        from huggingface_hub.utils import http_backoff
+
+        access = self.hub.xet_token(entry.bucket_id, write=False)
+        try:
+            probe = http_backoff(
+                "GET", f"{access.cas_url}/v1/reconstructions/{entry.xet_hash}",
+                headers={**self.hub.headers(auth=False), "Authorization": f"Bearer {access.access_token}", "Range": "bytes=0-0"},
+                max_retries=1,
+            )
+            status = probe.status_code
+        except httpx2.HTTPError as exc:
+            return HubResponseError(f"{what} {entry.uri} through Xet gave {got} of {expected} bytes, and CAS could not be asked why ({exc}). Retry.")
+        if status == 404:
+            return self._gone(entry, f"{what} gave {got} of {expected} bytes; CAS answers 404 for the hash")
+        return HubResponseError(f"{what} {entry.uri} through Xet gave {got} bytes, expected {expected} (CAS answers {status}). Retry.")
+
     def _stream(self, entry: RemoteEntry, start: int | None, end: int | None) -> Iterator[bytes]:
         import hf_xet
 
@@ -169,11 +196,7 @@ class XetRanges:
         except Exception as exc:
             if not _version_gone(exc, entry.xet_hash):
                 raise
-            raise FileVersionGoneError(
-                f"The version of {entry.uri} that the scan listed (Xet hash {entry.xet_hash[:12]}…) is gone from "
-                f"Xet storage ({exc}): the file was overwritten or deleted and its old data removed. No byte of "
-                "another version was read. Run the query again to read the current version."
-            ) from exc
+            raise self._gone(entry, str(exc)) from exc
 
     def read(self, entry: RemoteEntry, start: int, end: int) -> bytes:
         if end <= start:
@@ -184,19 +207,26 @@ class XetRanges:
             raise
         except Exception as exc:  # hf_xet raises RuntimeError / its own classes for network failures
             raise HubResponseError(f"Reading bytes {start}-{end} of {entry.uri} through Xet failed: {exc}. Retry.") from exc
+        expected = min(end, entry.size) - start
+        if len(data) != expected:  # never hand a short read to a parser: a torn or missing version
+            raise self._short(entry, len(data), expected, f"Reading bytes {start}-{end} of")
         self.counter.add(len(data))
         return data
 
     def blocks(self, entry: RemoteEntry) -> Iterator[bytes]:
         """The whole file at the listed hash, as hf_xet's blocks arrive (for streamed parsing)."""
+        got = 0
         try:
             for block in self._stream(entry, None, None):
                 self.counter.add(len(block))
+                got += len(block)
                 yield block
         except BucketFileNotFoundError:
             raise
         except Exception as exc:  # hf_xet's network failures
             raise HubResponseError(f"Streaming {entry.uri} through Xet failed: {exc}. Retry.") from exc
+        if got != entry.size:
+            raise self._short(entry, got, entry.size, "Streaming")
 
     def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
         """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
@@ -211,7 +241,7 @@ class XetRanges:
         except Exception as exc:  # hf_xet's network failures
             raise HubResponseError(f"Downloading {entry.uri} through Xet failed: {exc}. Retry.") from exc
         if written != entry.size:
-            raise HubResponseError(f"Downloading {entry.uri} through Xet gave {written} bytes, expected {entry.size}. Retry.")
+            raise self._short(entry, written, entry.size, "Downloading")
         self.counter.add(written)
 
 

@@ -969,8 +969,12 @@ class _LazyScan:
         return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
 
     def schema(self) -> pl.Schema:
-        plan = self.resolve()
-        schema = plan.schema()
+        try:
+            plan = self.resolve()
+            schema = plan.schema()
+        except Exception as exc:
+            _remember_planning_error(exc)
+            raise
         with self._lock:
             self._pending = plan
         return schema
@@ -981,6 +985,72 @@ class _LazyScan:
         if plan is None:  # Polars took the schema from the user's ``schema=`` or an earlier call
             plan = self.resolve()
         yield from plan.batches(with_columns, predicate, n_rows, batch_size)
+
+
+# --- errors found while Polars plans: the cause's class, not Polars' wrapper ---------------------
+
+#: what Polars 2.1 puts before an exception an IO plugin's schema callable raised, in the
+#: ``ComputeError`` it raises instead (the class and the object are lost, only the text is kept)
+_PLANNING_PREFIX = "schema callable failed: "
+#: LazyFrame methods that plan a query; each gives back the scan's own exception (see below)
+_PLANNING_METHODS = ("collect", "collect_schema", "explain", "profile", "collect_batches")
+_planning_errors: deque[tuple[str, BaseException]] = deque(maxlen=64)
+_planning_lock = threading.Lock()
+
+
+def _remember_planning_error(exc: BaseException) -> None:
+    with _planning_lock:
+        _planning_errors.append((f"{type(exc).__name__}: {exc}", exc))
+
+
+def _planning_cause(err: BaseException) -> BaseException | None:
+    """The exception a bucket scan raised while Polars planned, if ``err`` is Polars' wrapper of it."""
+    text = str(err)
+    at = text.find(_PLANNING_PREFIX)
+    if at < 0:
+        return None
+    rest = text[at + len(_PLANNING_PREFIX) :]
+    with _planning_lock:
+        for i in range(len(_planning_errors) - 1, -1, -1):
+            key, exc = _planning_errors[i]
+            if rest.startswith(key):
+                del _planning_errors[i]
+                return exc
+    return None
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(method)
+    def planned(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except pl.exceptions.ComputeError as err:
+            cause = _planning_cause(err)
+            if cause is None:
+                raise
+            raise cause.with_traceback(None) from err
+
+    planned.__hf_bucket_sink_planning__ = True  # type: ignore[attr-defined]
+    return planned
+
+
+def _typed_planning_errors() -> None:
+    """Make a bucket read failure found while Polars plans (missing file, bad token, Hub down) arrive
+    as its own class at ``collect()`` / ``collect_schema()`` / ``explain()`` / ``profile()`` /
+    ``collect_batches()`` / ``pl.collect_all``, as a Polars user expects the class of the cause.
+
+    Polars 2.1 wraps whatever an IO plugin's schema callable raises into a ``ComputeError`` with the
+    text only. The scan remembers what it raised; these methods, wrapped once (idempotent), re-raise
+    that exception (the ``ComputeError`` as its ``__cause__``). Any other error passes untouched;
+    ``sink_*`` to local files still see the wrapped form (``install()`` owns those methods)."""
+    with _planning_lock:
+        for owner, names in ((pl.LazyFrame, _PLANNING_METHODS), (pl, ("collect_all",))):
+            for name in names:
+                method = getattr(owner, name, None)
+                if method is not None and not getattr(method, "__hf_bucket_sink_planning__", False):
+                    setattr(owner, name, _translating(method))
 
 
 def _static_schema(fmt: str, options: Mapping[str, Any]) -> pl.Schema | None:
@@ -1011,6 +1081,7 @@ def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, opti
     # n_rows and the row index apply to the whole scan, as lazy steps Polars pushes into the source
     row_options = {k: options.pop(k) for k in ("n_rows", "row_index_name", "row_index_offset") if k in options}
     lazy = _LazyScan(source, fmt, storage_options, options)
+    _typed_planning_errors()
     static = _static_schema(fmt, options)
     lf = register_io_source(
         lazy.batches,
