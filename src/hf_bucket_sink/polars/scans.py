@@ -19,15 +19,15 @@ Every file is read at the Xet hash its listing gave (docs/read-path.md):
   projection, predicate and row-group / hive-partition pruning pushed down. Ranged GETs are checked
   against the listed hash and switch to a by-hash Xet read when the file changed since. Schema drift
   between files is judged by Polars itself (:class:`_DriftCheck`).
-- **CSV and NDJSON** stream from Xet (gzip decompressed on the fly) and are parsed piece by piece
-  (polars/text_stream.py): memory is a few pieces, nothing on disk. Options a piece-wise parse
-  cannot honour exactly, zstd files, and **IPC** take the older path: a whole-file copy through
-  hf_xet into a private temporary folder, read there by Polars' own reader.
+- **CSV and NDJSON** stream from Xet (gzip and zstd decompressed on the fly) and are parsed piece by
+  piece (polars/text_stream.py): memory is a few pieces, nothing on disk. Options a piece-wise parse
+  cannot honour exactly take the older path: a whole-file copy through hf_xet into a private
+  temporary folder, read there by Polars' own reader.
+- **IPC** is read through its footer, one record batch at a time, by range.
 
-Errors: found while Polars plans (a missing file, a bad token) they arrive as Polars 2.1 wraps
-every exception of an IO plugin's schema callable: ``ComputeError("schema callable failed:
-BucketFileNotFoundError: …")``, the project's class name and message kept; found while reading,
-they are the project's typed errors themselves; schema drift gives Polars' own exception.
+Errors are the project's typed errors (or ``FileNotFoundError`` / ``PermissionError`` subclasses),
+also those found while Polars plans (a missing file, a bad token), which Polars 2.1 itself would wrap
+in a ``ComputeError`` (see :func:`_typed_planning_errors`); schema drift gives Polars' own exception.
 """
 
 from __future__ import annotations
@@ -1111,7 +1111,7 @@ def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = Non
     URI, a local path in the list, or an option bucket scans do not take. When the query runs:
     ``BucketFileNotFoundError`` for a missing file or an empty glob, ``BucketNotFoundError`` for a
     missing bucket or a private one the token cannot see, ``AuthenticationError`` for a bad token
-    (wrapped by Polars in ``ComputeError`` when found while planning, see the module docstring);
+    (the class itself, also when found while Polars plans; see the module docstring);
     ``FileVersionGoneError`` when a listed version is no longer stored; Polars' own
     ``ColumnNotFoundError`` / ``SchemaError`` on schema drift, as on local files.
     """
@@ -1123,8 +1123,8 @@ def scan_csv(source: Any, *, storage_options: Mapping[str, Any] | None = None, *
 
     >>> scan_csv("hf://buckets/me/b/flights.csv", try_parse_dates=True).filter(pl.col("dep_delay") > 0)
 
-    Streamed from Xet at the listed hash and parsed piece by piece (gzip too); options a piece-wise
-    parse cannot honour exactly, and zstd files, are read from a whole-file temporary copy instead.
+    Streamed from Xet at the listed hash and parsed piece by piece (``.gz`` and ``.zst`` files too);
+    options a piece-wise parse cannot honour exactly are read from a whole-file temporary copy instead.
     Errors as :func:`scan_parquet`.
     """
     return _scan(source, "csv", storage_options, options)
