@@ -36,13 +36,15 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, FileVersionGoneError,
 from hf_bucket_sink.core.hub import HubClient, XetAccess
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX
 
-__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "RangeStore", "TransferCounter", "coalesce"]
+__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "RangeStore", "TransferCounter", "coalesce", "MIN_FETCH", "STREAM_WINDOW"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
 #: smallest read sent over the network: pyarrow reads the footer length (8 bytes) and then the
 #: footer, small reads in a row; one 64 KiB fetch answers both without a second round trip
 MIN_FETCH = 64 * 1024
+#: bytes per range of a streamed whole-file read (:meth:`XetRanges.blocks`); two are held at a time
+STREAM_WINDOW = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,20 +215,31 @@ class XetRanges:
         self.counter.add(len(data))
         return data
 
-    def blocks(self, entry: RemoteEntry) -> Iterator[bytes]:
-        """The whole file at the listed hash, as hf_xet's blocks arrive (for streamed parsing)."""
-        got = 0
+    def blocks(self, entry: RemoteEntry, window: int | None = None) -> Iterator[bytes]:
+        """The whole file at the listed hash, in ``window``-byte ranges read one ahead (for streamed parsing).
+
+        Memory is two windows whatever the file size: hf_xet's whole-file stream reads ahead as fast
+        as the network allows, so a parser slower than loopback held ~all of a 1.1 GB CSV (measured,
+        docs/benchmarks-read.md); a range per window costs one reconstruction request. The next
+        window downloads while the caller parses this one; the helper thread ends with the generator.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        window = window or STREAM_WINDOW
+        if entry.size == 0:
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-bucket-stream")
         try:
-            for block in self._stream(entry, None, None):
-                self.counter.add(len(block))
-                got += len(block)
+            ahead = pool.submit(self.read, entry, 0, min(window, entry.size))
+            for start in range(0, entry.size, window):
+                block = ahead.result()
+                following = start + window
+                if following < entry.size:
+                    ahead = pool.submit(self.read, entry, following, min(following + window, entry.size))
                 yield block
-        except BucketFileNotFoundError:
-            raise
-        except Exception as exc:  # hf_xet's network failures
-            raise HubResponseError(f"Streaming {entry.uri} through Xet failed: {exc}. Retry.") from exc
-        if got != entry.size:
-            raise self._short(entry, got, entry.size, "Streaming")
+        finally:
+            ahead.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
         """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
