@@ -171,8 +171,8 @@ def big(fmt: str, rows: int) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
-def test_a_large_zstd_file_streams_in_bounded_memory_and_writes_nothing_to_disk(hub: LocalHub, fmt: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize(("fmt", "compression"), [("csv", "zstd"), ("ndjson", "zstd")])
+def test_a_large_file_streams_in_bounded_memory_and_writes_nothing_to_disk(hub: LocalHub, fmt: str, compression: str | None, tmp_path: Any) -> None:
     """The child's peak RSS over a baseline child (same imports, same Hub, a 1-row file) stays far
     below the decompressed size, and the kernel counts no byte written to disk by it (a temporary
     copy of the file would be ~all of it). Measured: ~35 MB over the baseline for 40, 82 and 166 MB
@@ -183,13 +183,15 @@ def test_a_large_zstd_file_streams_in_bounded_memory_and_writes_nothing_to_disk(
 
     rows = 2_500_000
     data = big(fmt, rows)
+    pack = (lambda b, frames=1: zstd(b, frames)) if compression == "zstd" else (lambda b, frames=1: b)
+    suffix = f".{fmt}.zst" if compression == "zstd" else f".{fmt}"
     HfApi(endpoint=hub.url, token=hub.token).batch_bucket_files(
-        f"{hub.user}/stream", add=[(zstd(data, frames=3), f"big/data.{fmt}.zst"), (zstd(big(fmt, 1)), f"big/one.{fmt}.zst")]
+        f"{hub.user}/stream", add=[(pack(data, 3), f"big/data{suffix}"), (pack(big(fmt, 1)), f"big/one{suffix}")]
     )
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(tmp_path)}
 
     def run(name: str) -> tuple[int, int, int]:
-        uri = f"hf://buckets/{hub.user}/stream/big/{name}.{fmt}.zst"
+        uri = f"hf://buckets/{hub.user}/stream/big/{name}{suffix}"
         done = subprocess.run([sys.executable, "-c", CHILD, fmt, uri, hub.url, hub.token], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         count, maxrss_kb, written = map(int, done.stdout.split())
@@ -205,3 +207,33 @@ def test_a_large_zstd_file_streams_in_bounded_memory_and_writes_nothing_to_disk(
     print(f"{fmt}: {len(data) / 1e6:.0f} MB, peak {peak / 1e6:.0f} MB, baseline {baseline / 1e6:.0f} MB, written {written} / {baseline_written} B")
     assert len(data) > 2.4 * 56e6
     assert peak - baseline < 56e6, f"peak {peak / 1e6:.0f} MB vs baseline {baseline / 1e6:.0f} MB for {len(data) / 1e6:.0f} MB of {fmt}"
+
+
+def test_a_streamed_read_fetches_at_most_one_window_ahead_of_the_parser(hub: LocalHub) -> None:
+    """A parser slower than the network must not let the download run ahead (hf_xet's whole-file
+    stream did: ~all of a 1.1 GB CSV in memory): with the consumer holding its first block, the Hub
+    has served at most two windows (this one and the one read ahead), not the file."""
+    import os
+    import time
+
+    from hf_bucket_sink.core.credentials import resolve_credentials
+    from hf_bucket_sink.core.hub import HubClient
+    from hf_bucket_sink.core.remote_file import STREAM_WINDOW, RemoteEntry, ResolveRanges, windows
+
+    payload = os.urandom(6 * STREAM_WINDOW)  # random: Xet cannot shrink it, every byte is served
+    HfApi(endpoint=hub.url, token=hub.token).batch_bucket_files(f"{hub.user}/stream", add=[(payload, "ahead/data.csv")])
+    client = HubClient(resolve_credentials({"token": hub.token, "endpoint": hub.url}))
+    entry = RemoteEntry.from_listing(f"{hub.user}/stream", client.paths_info(f"{hub.user}/stream", ["ahead/data.csv"])[0])
+
+    def served() -> int:
+        stats = hub.stats()
+        return int(stats["resolve_bytes_sent"]) + int(stats.get("data_bytes_sent", 0))
+
+    before = served()
+    stream = windows(ResolveRanges(client), entry)
+    first = next(stream)
+    time.sleep(1.0)  # a slow parser: anything reading ahead without bound has run far ahead by now
+    held = served() - before
+    rest = b"".join(stream)
+    assert first + rest == payload  # the whole file, in order, once consumed
+    assert held <= 2 * STREAM_WINDOW + 1024 * 1024, f"{held} bytes served while the parser held its first block"

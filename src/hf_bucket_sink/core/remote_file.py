@@ -36,7 +36,7 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, FileVersionGoneError,
 from hf_bucket_sink.core.hub import HubClient, XetAccess
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX
 
-__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "RangeStore", "TransferCounter", "coalesce", "MIN_FETCH", "STREAM_WINDOW"]
+__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "RangeStore", "TransferCounter", "coalesce", "windows", "MIN_FETCH", "STREAM_WINDOW"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -44,7 +44,7 @@ logger = logging.getLogger("hf_bucket_sink")
 #: footer, small reads in a row; one 64 KiB fetch answers both without a second round trip
 MIN_FETCH = 64 * 1024
 #: bytes per range of a streamed whole-file read (:meth:`XetRanges.blocks`); two are held at a time
-STREAM_WINDOW = 16 * 1024 * 1024
+STREAM_WINDOW = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,30 +216,8 @@ class XetRanges:
         return data
 
     def blocks(self, entry: RemoteEntry, window: int | None = None) -> Iterator[bytes]:
-        """The whole file at the listed hash, in ``window``-byte ranges read one ahead (for streamed parsing).
-
-        Memory is two windows whatever the file size: hf_xet's whole-file stream reads ahead as fast
-        as the network allows, so a parser slower than loopback held ~all of a 1.1 GB CSV (measured,
-        docs/benchmarks-read.md); a range per window costs one reconstruction request. The next
-        window downloads while the caller parses this one; the helper thread ends with the generator.
-        """
-        from concurrent.futures import ThreadPoolExecutor
-
-        window = window or STREAM_WINDOW
-        if entry.size == 0:
-            return
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-bucket-stream")
-        try:
-            ahead = pool.submit(self.read, entry, 0, min(window, entry.size))
-            for start in range(0, entry.size, window):
-                block = ahead.result()
-                following = start + window
-                if following < entry.size:
-                    ahead = pool.submit(self.read, entry, following, min(following + window, entry.size))
-                yield block
-        finally:
-            ahead.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+        """The whole file at the listed hash in ranges read one ahead: :func:`windows` over this transport."""
+        return windows(self, entry, window)
 
     def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
         """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
@@ -256,6 +234,35 @@ class XetRanges:
         if written != entry.size:
             raise self._short(entry, written, entry.size, "Downloading")
         self.counter.add(written)
+
+
+def windows(transport: RangeTransport, entry: RemoteEntry, window: int | None = None) -> Iterator[bytes]:
+    """The whole file at the listed hash, in ``window``-byte ranges read one ahead (for streamed parsing).
+
+    Memory is two windows whatever the file size. hf_xet's whole-file stream reads ahead as fast as
+    the network allows, so a parser slower than loopback held ~all of a 1.1 GB CSV (measured,
+    docs/benchmarks-read.md); hf_xet range reads also held whole xorbs (~170 MB over the window for a
+    138 MB file), so the scan passes :class:`ResolveRanges` here (exact ranged GETs, pinned to the
+    hash). The next window downloads while the caller parses this one; the helper thread ends with
+    the generator (closed early, exhausted or failed).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    window = window or STREAM_WINDOW
+    if entry.size == 0:
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-bucket-stream")
+    ahead = pool.submit(transport.read, entry, 0, min(window, entry.size))
+    try:
+        for start in range(0, entry.size, window):
+            block = ahead.result()
+            following = start + window
+            if following < entry.size:
+                ahead = pool.submit(transport.read, entry, following, min(following + window, entry.size))
+            yield block
+    finally:
+        ahead.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _version_gone(exc: BaseException, xet_hash: str) -> bool:

@@ -57,7 +57,7 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidFileError, Inv
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.manifest import read_manifest
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
-from hf_bucket_sink.core.remote_file import BlockCache, RangeStore, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges, coalesce
+from hf_bucket_sink.core.remote_file import BlockCache, RangeStore, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges, coalesce, windows
 
 __all__ = [
     "scan_parquet",
@@ -778,7 +778,7 @@ def _local_plan(sources: _Sources, transport: XetRanges, reader: Callable[..., p
 # --- CSV / NDJSON: streamed from Xet, parsed piece by piece -----------------------------------------
 
 
-def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dict[str, Any]) -> _Plan:
+def _stream_plan(sources: _Sources, transport: RangeTransport, fmt: str, options: dict[str, Any]) -> _Plan:
     from hf_bucket_sink.polars import text_stream as ts
 
     options.pop("glob", None)
@@ -797,7 +797,7 @@ def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dic
         eol = str(options.get("eol_char", "\n")).encode()
 
     def pieces(entry: RemoteEntry) -> Iterator[bytes]:
-        return ts.records(ts.decompressed(transport.blocks(entry), ts.compression_of(entry.path)), quote=quote, eol=eol)
+        return ts.records(ts.decompressed(windows(transport, entry), ts.compression_of(entry.path)), quote=quote, eol=eol)
 
     first: dict[str, Any] = {}
 
@@ -965,7 +965,7 @@ class _LazyScan:
         if self.fmt == "ipc" and not set(options) - _IPC_RANGE_OPTIONS:
             return _ipc_plan(sources, ResolveRanges(hub), options)
         if self.fmt in ("csv", "ndjson") and _streamable(self.fmt, options, [e.path for e in sources.files]):
-            return _stream_plan(sources, XetRanges(hub), self.fmt, options)
+            return _stream_plan(sources, ResolveRanges(hub), self.fmt, options)
         return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
 
     def schema(self) -> pl.Schema:

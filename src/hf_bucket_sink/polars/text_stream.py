@@ -24,7 +24,7 @@ from hf_bucket_sink.errors import InvalidFileError, InvalidOptionError
 __all__ = ["PIECE", "CSV_STREAM_OPTIONS", "NDJSON_STREAM_OPTIONS", "streamable", "compression_of", "decompressed", "records", "parse_piece", "infer_schema", "first_record", "scan_stream", "pushed_down"]
 
 #: bytes parsed at once (a piece ends at the last record boundary after this many bytes)
-PIECE = 8 * 1024 * 1024
+PIECE = 4 * 1024 * 1024
 
 #: scan_csv options a piece-by-piece parse gives exactly as Polars does (header repeated per piece)
 CSV_STREAM_OPTIONS = {
