@@ -271,7 +271,8 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=DOCS / "benchmarks-read.md")
     parser.add_argument("--json", type=Path, default=None, help="raw figures (default: the doc's name with .json)")
     args = parser.parse_args()
-    import hf_xet
+    import importlib.metadata
+
     import polars as pl
     import pyarrow as pa
 
@@ -279,7 +280,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "runs": args.runs, "scale": args.scale, "size_mb": args.size_mb, "cpus": os.cpu_count(), "machine": platform.machine(),
         "python": platform.python_version(), "polars": pl.__version__, "pyarrow": pa.__version__,
-        "hf_xet": getattr(hf_xet, "__version__", "?"), "load": f"{load[0]:.1f}", "shared": load[0] > 1.5,
+        "hf_xet": importlib.metadata.version("hf_xet"), "load": f"{load[0]:.1f}", "shared": load[0] > 1.5,
     }
     parts = args.parts.split(",")
     started = time.perf_counter()
