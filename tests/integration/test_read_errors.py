@@ -1,9 +1,10 @@
 """Read path errors (issue 18.5): every failure of a bucket scan is one of the project's typed errors.
 
 A hypothesis test drives the public scan functions with random paths, globs and options against a
-local Hub and collects: the answer is a frame, a typed error, or (for what Polars 2.1 wraps: errors
-raised while it asks a scan for its schema) a ``ComputeError`` naming one of the project's errors.
-Never a ``PanicException``, never another class.
+local Hub and collects: the answer is a frame or an exception whose class is one of the project's
+typed errors, also for failures found while Polars plans the query (which Polars 2.1 itself wraps
+in a ``ComputeError``: the scan gives back the cause's class, polars/scans.py), or Polars' own
+schema-drift answer. Never a ``PanicException``, never a ``ComputeError``, never another class.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from hf_bucket_sink.localhub import LocalHub
 TYPED = tuple(getattr(errors, name) for name in errors.__all__)
 # what Polars 2.1 puts before an exception raised by an IO plugin's schema callable
 WRAPPED = re.compile(r"schema callable failed: (\w+):")
+#: typed errors the test met, by class name (the hypothesis run must meet planning-time ones)
+SEEN: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +48,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
 
 def assert_typed(exc: BaseException) -> None:
     assert not isinstance(exc, pl.exceptions.PanicException), repr(exc)
+    assert not isinstance(exc, pl.exceptions.ComputeError), f"Polars' wrapper instead of the cause's class: {exc}"
     if isinstance(exc, TYPED):
+        SEEN.add(type(exc).__name__)
         return
     if isinstance(exc, (pl.exceptions.SchemaError, pl.exceptions.ColumnNotFoundError)) and not WRAPPED.search(str(exc)):
         return  # Polars' own answer on schema drift, as on local files (test_read_parity.py)
-    match = WRAPPED.search(str(exc)) if isinstance(exc, pl.exceptions.ComputeError) else None
-    assert match is not None and match.group(1) in errors.__all__, f"untyped error: {type(exc).__name__}: {exc}"
+    raise AssertionError(f"untyped error: {type(exc).__name__}: {exc}")
 
 
 segments = st.sampled_from(["data", "k=1", "k=3", "f.parquet", "f.csv", "*", "**", "*.parquet", "f.?sv", "[kx]=1", "missing", "..", ".", "é", "a b", ""])
@@ -88,6 +92,23 @@ def test_random_paths_and_options_give_a_frame_or_a_typed_error(
         lf.collect()
     except BaseException as exc:  # the point of the test: classify whatever comes out
         assert_typed(exc)
+
+
+def test_planning_failures_arrive_as_their_own_class(hub: LocalHub) -> None:
+    """The cases the random test is most likely to meet, fixed: each found while Polars plans."""
+    storage = {"token": hub.token, "endpoint": hub.url}
+    cases = [
+        (f"hf://buckets/{hub.user}/err/data/missing.parquet", errors.BucketFileNotFoundError, FileNotFoundError),
+        (f"hf://buckets/{hub.user}/none/x.parquet", errors.BucketNotFoundError, FileNotFoundError),
+        (f"hf://buckets/{hub.user}/err/nowhere/**/*.parquet", errors.BucketFileNotFoundError, FileNotFoundError),
+    ]
+    for source, cls, builtin in cases:
+        with pytest.raises(cls) as caught:
+            hf_bucket_sink.scan_parquet(source, storage_options=storage).select(pl.len()).collect()
+        assert isinstance(caught.value, builtin)
+        assert WRAPPED.search(str(caught.value)) is None  # the project's message, not Polars' wrapper text
+    with pytest.raises(errors.AuthenticationError):
+        hf_bucket_sink.scan_csv(f"hf://buckets/{hub.user}/err/data/", storage_options={**storage, "token": "hf_bad"}).collect()
 
 
 def test_a_mixed_list_of_local_and_bucket_sources_fails_before_the_query(hub: LocalHub, tmp_path: Any) -> None:

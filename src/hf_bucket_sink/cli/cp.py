@@ -24,7 +24,7 @@ Stream files into a Storage Bucket, converting the format on the way (CSV/NDJSON
 SRC is a local path or glob, a folder, s3://..., hf://datasets/..., hf://buckets/..., or '-' for
 stdin; its format comes from the extension or --from. DEST is hf://buckets/<namespace>/<bucket>/<path>:
 a file (format from the extension or --to) or a folder ending in '/'. Several SRCs are read as
-one table. Nothing is held in memory whole (CSV and NDJSON on stdin stream piece by piece; Parquet
+one table. Nothing is held in memory whole (CSV and NDJSON on stdin stream piece by piece, gzip or zstd too; Parquet
 and IPC on stdin are spooled to a temporary file, as their readers need to seek), and DEST appears only once every byte is stored: on any error nothing is registered.
 This is not a byte copy: for that, use `hf buckets cp`."""
 

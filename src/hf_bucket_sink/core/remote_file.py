@@ -36,13 +36,15 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, FileVersionGoneError,
 from hf_bucket_sink.core.hub import HubClient, XetAccess
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX
 
-__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "TransferCounter"]
+__all__ = ["RemoteEntry", "RangeTransport", "ResolveRanges", "XetRanges", "RemoteFile", "BlockCache", "RangeStore", "TransferCounter", "coalesce", "windows", "MIN_FETCH", "STREAM_WINDOW"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
 #: smallest read sent over the network: pyarrow reads the footer length (8 bytes) and then the
 #: footer, small reads in a row; one 64 KiB fetch answers both without a second round trip
 MIN_FETCH = 64 * 1024
+#: bytes per range of a streamed whole-file read (:meth:`XetRanges.blocks`); two are held at a time
+STREAM_WINDOW = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,33 @@ class XetRanges:
                 )
             return group
 
+    def _gone(self, entry: RemoteEntry, cause: str) -> FileVersionGoneError:
+        return FileVersionGoneError(
+            f"The version of {entry.uri} that the scan listed (Xet hash {entry.xet_hash[:12]}…) is gone from "
+            f"Xet storage ({cause}): the file was overwritten or deleted and its old data removed. No byte of "
+            "another version was read. Run the query again to read the current version."
+        )
+
+    def _short(self, entry: RemoteEntry, got: int, expected: int, what: str) -> BaseException:
+        """The error for a stream that ended early: hf_xet 1.8 sometimes ends the stream of a version
+        CAS no longer has with no error and no bytes, so CAS is asked whether it has the version."""
+        import httpx2
+        from huggingface_hub.utils import http_backoff
+
+        access = self.hub.xet_token(entry.bucket_id, write=False)
+        try:
+            probe = http_backoff(
+                "GET", f"{access.cas_url}/v1/reconstructions/{entry.xet_hash}",
+                headers={**self.hub.headers(auth=False), "Authorization": f"Bearer {access.access_token}", "Range": "bytes=0-0"},
+                max_retries=1,
+            )
+            status = probe.status_code
+        except httpx2.HTTPError as exc:
+            return HubResponseError(f"{what} {entry.uri} through Xet gave {got} of {expected} bytes, and CAS could not be asked why ({exc}). Retry.")
+        if status == 404:
+            return self._gone(entry, f"{what} gave {got} of {expected} bytes; CAS answers 404 for the hash")
+        return HubResponseError(f"{what} {entry.uri} through Xet gave {got} bytes, expected {expected} (CAS answers {status}). Retry.")
+
     def _stream(self, entry: RemoteEntry, start: int | None, end: int | None) -> Iterator[bytes]:
         import hf_xet
 
@@ -169,11 +198,7 @@ class XetRanges:
         except Exception as exc:
             if not _version_gone(exc, entry.xet_hash):
                 raise
-            raise FileVersionGoneError(
-                f"The version of {entry.uri} that the scan listed (Xet hash {entry.xet_hash[:12]}…) is gone from "
-                f"Xet storage ({exc}): the file was overwritten or deleted and its old data removed. No byte of "
-                "another version was read. Run the query again to read the current version."
-            ) from exc
+            raise self._gone(entry, str(exc)) from exc
 
     def read(self, entry: RemoteEntry, start: int, end: int) -> bytes:
         if end <= start:
@@ -184,19 +209,15 @@ class XetRanges:
             raise
         except Exception as exc:  # hf_xet raises RuntimeError / its own classes for network failures
             raise HubResponseError(f"Reading bytes {start}-{end} of {entry.uri} through Xet failed: {exc}. Retry.") from exc
+        expected = min(end, entry.size) - start
+        if len(data) != expected:  # never hand a short read to a parser: a torn or missing version
+            raise self._short(entry, len(data), expected, f"Reading bytes {start}-{end} of")
         self.counter.add(len(data))
         return data
 
-    def blocks(self, entry: RemoteEntry) -> Iterator[bytes]:
-        """The whole file at the listed hash, as hf_xet's blocks arrive (for streamed parsing)."""
-        try:
-            for block in self._stream(entry, None, None):
-                self.counter.add(len(block))
-                yield block
-        except BucketFileNotFoundError:
-            raise
-        except Exception as exc:  # hf_xet's network failures
-            raise HubResponseError(f"Streaming {entry.uri} through Xet failed: {exc}. Retry.") from exc
+    def blocks(self, entry: RemoteEntry, window: int | None = None) -> Iterator[bytes]:
+        """The whole file at the listed hash in ranges read one ahead: :func:`windows` over this transport."""
+        return windows(self, entry, window)
 
     def download_to(self, entry: RemoteEntry, target: str | os.PathLike[str]) -> None:
         """Write the whole file to ``target`` (hf_xet fetches xorb ranges in parallel, deduplicated)."""
@@ -211,8 +232,37 @@ class XetRanges:
         except Exception as exc:  # hf_xet's network failures
             raise HubResponseError(f"Downloading {entry.uri} through Xet failed: {exc}. Retry.") from exc
         if written != entry.size:
-            raise HubResponseError(f"Downloading {entry.uri} through Xet gave {written} bytes, expected {entry.size}. Retry.")
+            raise self._short(entry, written, entry.size, "Downloading")
         self.counter.add(written)
+
+
+def windows(transport: RangeTransport, entry: RemoteEntry, window: int | None = None) -> Iterator[bytes]:
+    """The whole file at the listed hash, in ``window``-byte ranges read one ahead (for streamed parsing).
+
+    Memory is two windows whatever the file size. hf_xet's whole-file stream reads ahead as fast as
+    the network allows, so a parser slower than loopback held ~all of a 1.1 GB CSV (measured,
+    docs/benchmarks-read.md); hf_xet range reads also held whole xorbs (~170 MB over the window for a
+    138 MB file), so the scan passes :class:`ResolveRanges` here (exact ranged GETs, pinned to the
+    hash). The next window downloads while the caller parses this one; the helper thread ends with
+    the generator (closed early, exhausted or failed).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    window = window or STREAM_WINDOW
+    if entry.size == 0:
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-bucket-stream")
+    ahead = pool.submit(transport.read, entry, 0, min(window, entry.size))
+    try:
+        for start in range(0, entry.size, window):
+            block = ahead.result()
+            following = start + window
+            if following < entry.size:
+                ahead = pool.submit(transport.read, entry, following, min(following + window, entry.size))
+            yield block
+    finally:
+        ahead.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _version_gone(exc: BaseException, xet_hash: str) -> bool:
@@ -255,6 +305,69 @@ class BlockCache:
                 self._blocks.popitem(last=False)
 
 
+def coalesce(ranges: list[tuple[int, int]], hole: int) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges sorted and merged where less than ``hole`` bytes lie between them
+    (one request then costs less than two: the bytes of the hole against a round trip)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and start - out[-1][1] < hole:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+class RangeStore:
+    """Byte ranges fetched ahead of the reader that will ask for them (thread-safe).
+
+    A Parquet scan fetches the column chunks of the next row groups concurrently while earlier
+    ones decode, puts them here, and drops them once decoded; :class:`RemoteFile` serves a read
+    from here when stored ranges cover it, else fetches it. Memory is what the scan put and has not
+    dropped, which the scan bounds (polars/scans.py, ``_READ_AHEAD``)."""
+
+    def __init__(self) -> None:
+        self._ranges: dict[str, dict[int, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, start: int, data: bytes) -> None:
+        with self._lock:
+            self._ranges.setdefault(key, {})[start] = data
+
+    def drop(self, key: str, starts: Iterator[int] | list[int]) -> None:
+        with self._lock:
+            held = self._ranges.get(key)
+            if held is None:
+                return
+            for start in starts:
+                held.pop(start, None)
+            if not held:
+                del self._ranges[key]
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(len(d) for held in self._ranges.values() for d in held.values())
+
+    def get(self, key: str, start: int, end: int) -> bytes | None:
+        """Bytes ``[start, end)`` if stored ranges cover them (joined across adjacent ranges), else None."""
+        with self._lock:
+            held = self._ranges.get(key)
+            if not held:
+                return None
+            pieces = []
+            pos = start
+            for begin in sorted(held):
+                data = held[begin]
+                if begin + len(data) <= pos:
+                    continue
+                if begin > pos:
+                    return None  # a gap: not covered
+                pieces.append(data[pos - begin : min(end, begin + len(data)) - begin])
+                pos = begin + len(data)
+                if pos >= end:
+                    return b"".join(pieces) if len(pieces) > 1 else pieces[0]
+            return None
+
+
 class RemoteFile(io.RawIOBase):
     """A seekable, read-only binary file over one bucket file; each read is one ranged fetch.
 
@@ -263,12 +376,15 @@ class RemoteFile(io.RawIOBase):
     cached: memory held is one ``MIN_FETCH`` block per file in ``blocks`` plus the caller's buffer.
     """
 
-    def __init__(self, entry: RemoteEntry, transport: RangeTransport, blocks: BlockCache | None = None) -> None:
+    def __init__(
+        self, entry: RemoteEntry, transport: RangeTransport, blocks: BlockCache | None = None, prefetched: RangeStore | None = None
+    ) -> None:
         super().__init__()
         self.entry = entry
         self.transport = transport
         self._pos = 0
         self._blocks = blocks if blocks is not None else BlockCache(max_files=1)
+        self._prefetched = prefetched
 
     @property
     def name(self) -> str:
@@ -308,6 +424,8 @@ class RemoteFile(io.RawIOBase):
             return b""
         key = self.entry.uri
         cached = self._blocks.get(key, offset, end)
+        if cached is None and self._prefetched is not None:
+            cached = self._prefetched.get(key, offset, end)
         if cached is not None:
             return cached
         if end - offset > MIN_FETCH:

@@ -19,15 +19,15 @@ Every file is read at the Xet hash its listing gave (docs/read-path.md):
   projection, predicate and row-group / hive-partition pruning pushed down. Ranged GETs are checked
   against the listed hash and switch to a by-hash Xet read when the file changed since. Schema drift
   between files is judged by Polars itself (:class:`_DriftCheck`).
-- **CSV and NDJSON** stream from Xet (gzip decompressed on the fly) and are parsed piece by piece
-  (polars/text_stream.py): memory is a few pieces, nothing on disk. Options a piece-wise parse
-  cannot honour exactly, zstd files, and **IPC** take the older path: a whole-file copy through
-  hf_xet into a private temporary folder, read there by Polars' own reader.
+- **CSV and NDJSON** stream from Xet (gzip and zstd decompressed on the fly) and are parsed piece by
+  piece (polars/text_stream.py): memory is a few pieces, nothing on disk. Options a piece-wise parse
+  cannot honour exactly take the older path: a whole-file copy through hf_xet into a private
+  temporary folder, read there by Polars' own reader.
+- **IPC** is read through its footer, one record batch at a time, by range.
 
-Errors: found while Polars plans (a missing file, a bad token) they arrive as Polars 2.1 wraps
-every exception of an IO plugin's schema callable: ``ComputeError("schema callable failed:
-BucketFileNotFoundError: …")``, the project's class name and message kept; found while reading,
-they are the project's typed errors themselves; schema drift gives Polars' own exception.
+Errors are the project's typed errors (or ``FileNotFoundError`` / ``PermissionError`` subclasses),
+also those found while Polars plans (a missing file, a bad token), which Polars 2.1 itself would wrap
+in a ``ComputeError`` (see :func:`_typed_planning_errors`); schema drift gives Polars' own exception.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from hf_bucket_sink.errors import BucketFileNotFoundError, InvalidFileError, Inv
 from hf_bucket_sink.core.hub import HubClient
 from hf_bucket_sink.core.manifest import read_manifest
 from hf_bucket_sink.core.paths import BUCKET_URI_PREFIX, BucketPath, is_bucket_uri
-from hf_bucket_sink.core.remote_file import BlockCache, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges
+from hf_bucket_sink.core.remote_file import BlockCache, RangeStore, RangeTransport, RemoteEntry, RemoteFile, ResolveRanges, XetRanges, coalesce, windows
 
 __all__ = [
     "scan_parquet",
@@ -263,13 +263,15 @@ def _check_options(
 # --- Parquet: range reads through a pyarrow dataset ---------------------------------------------
 
 
-def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport) -> Any:
+def _arrow_filesystem(
+    entries: Sequence[RemoteEntry], transport: RangeTransport, prefetched: RangeStore | None = None, blocks: BlockCache | None = None
+) -> Any:
     """A read-only pyarrow filesystem over the listed files (paths are ``bucket_id/path``)."""
     import pyarrow as pa
     import pyarrow.fs as pafs
 
     by_path = {f"{e.bucket_id}/{e.path}": e for e in entries}
-    blocks = BlockCache()  # footers read while building the dataset are reused by the scan
+    blocks = blocks if blocks is not None else BlockCache()  # footers read while building the dataset are reused by the scan
 
     class _BucketHandler(pafs.FileSystemHandler):  # type: ignore[misc]
         def get_type_name(self) -> str:
@@ -285,7 +287,7 @@ def _arrow_filesystem(entries: Sequence[RemoteEntry], transport: RangeTransport)
             ]
 
         def open_input_file(self, path: str) -> Any:
-            return pa.PythonFile(RemoteFile(by_path[path], transport, blocks), mode="r")
+            return pa.PythonFile(RemoteFile(by_path[path], transport, blocks, prefetched), mode="r")
 
         def open_input_stream(self, path: str) -> Any:
             return self.open_input_file(path)
@@ -316,9 +318,13 @@ def _parquet_plan(sources: _Sources, transport: RangeTransport, options: dict[st
     dataset_schema = pl.Schema({**pl.Schema(file_schema), **{k: v for k, v in keys.items() if k not in pl.Schema(file_schema)}}) if file_schema else None
     drift = {k: options.pop(k) for k in ("missing_columns", "extra_columns", "cast_options") if k in options}
     paths_column = options.pop("include_file_paths", None)
+    prefetched = RangeStore()
+    blocks = BlockCache()
     with _arrow_errors(sources):
-        dataset = _dataset(sources, transport, partitioning, dataset_schema)
-    return _row_group_plan(dataset, sources, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column)
+        dataset = _dataset(sources, transport, partitioning, dataset_schema, prefetched, blocks)
+    return _row_group_plan(
+        dataset, sources, lambda entry: RemoteFile(entry, transport, blocks), prefetched, check=_DriftCheck(dataset, file_schema, drift), paths_column=paths_column
+    )
 
 
 @contextlib.contextmanager
@@ -335,12 +341,15 @@ def _arrow_errors(sources: _Sources) -> Iterator[None]:
         ) from exc
 
 
-def _dataset(sources: _Sources, transport: RangeTransport, partitioning: Any, dataset_schema: pl.Schema | None) -> Any:
+def _dataset(
+    sources: _Sources, transport: RangeTransport, partitioning: Any, dataset_schema: pl.Schema | None,
+    prefetched: RangeStore | None = None, blocks: BlockCache | None = None,
+) -> Any:
     import pyarrow.dataset as ds
 
     return ds.dataset(
         [f"{e.bucket_id}/{e.path}" for e in sources.files],
-        filesystem=_arrow_filesystem(sources.files, transport),
+        filesystem=_arrow_filesystem(sources.files, transport, prefetched, blocks),
         format=ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)),
         partitioning=partitioning,
         partition_base_dir=sources.base.rstrip("/"),
@@ -372,7 +381,8 @@ class _DriftCheck:
         import pyarrow as pa
 
         # one row of nulls, not an empty table: Polars does not check the schema of a file without rows
-        schema = fragment.physical_schema
+        # nullable fields: a non-nullable column would refuse the row of nulls (Polars ignores nullability)
+        schema = pa.schema([f.with_nullable(True) for f in fragment.physical_schema])
         out = io.BytesIO()
         pq.write_table(pa.table([pa.nulls(1, f.type) for f in schema], schema=schema), out)
         return out.getvalue()
@@ -439,11 +449,18 @@ def _arrow_filter(predicate: pl.Expr, names: set[str]) -> Any:
         return None
 
 
-#: row groups read concurrently by a Parquet scan (memory held is about that many decoded row groups)
+#: reading units (runs of row groups, see :func:`_fragments`) in flight in a Parquet scan
 _READ_AHEAD = 4
+#: concurrent range requests fetching the column chunks of the units in flight
+_FETCHES = 8
+#: column chunks closer than this are fetched in one request (the hole costs less than a round trip)
+_HOLE = 256 * 1024
 
 
-def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None) -> _Plan:
+def _row_group_plan(
+    dataset: Any, sources: _Sources, open_file: Callable[[RemoteEntry], RemoteFile], prefetched: RangeStore, *,
+    check: Callable[[Any], None] = lambda fragment: None, paths_column: str | None = None,
+) -> _Plan:
     """A Polars IO source reading one row group at a time, so memory stays bounded by a row group.
 
     pyarrow's ``Dataset.to_batches`` reads ahead whole files and row groups across all columns
@@ -456,14 +473,17 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
     assert isinstance(empty, pl.DataFrame)
     schema = empty.schema
     names = set(schema.names())
+    entries = {f"{e.bucket_id}/{e.path}": e for e in sources.files}
     # Polars puts the file path column last (after hive keys), a String
     full_schema = pl.Schema({**schema, paths_column: pl.String()}) if paths_column else schema
-    # read view types as large ones: Arrow's filter has no kernel for views, and Polars converts either
-    read_schema = dataset.schema
-    for i, field in enumerate(read_schema):
+    # with a predicate, view types are read as large ones: Arrow's filter has no kernel for views,
+    # and Polars converts either. Without one, views stay views (Polars takes them as they are; the
+    # cast cost a third of a 2-column aggregate of TPC-H lineitem)
+    filter_schema = dataset.schema
+    for i, field in enumerate(filter_schema):
         if field.type in (pa.string_view(), pa.binary_view()):
             wide = pa.large_string() if field.type == pa.string_view() else pa.large_binary()
-            read_schema = read_schema.set(i, field.with_type(wide))
+            filter_schema = filter_schema.set(i, field.with_type(wide))
 
     def source(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
         wanted = list(with_columns) if with_columns is not None else full_schema.names()
@@ -479,7 +499,7 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
         def read_group(fragment: Any) -> list[pl.DataFrame]:
             frames = []
             for batch in fragment.to_batches(
-                schema=read_schema, columns=columns, batch_size=batch_size or 64 * 1024, batch_readahead=1, fragment_readahead=1,
+                schema=filter_schema if predicate is not None else dataset.schema, columns=columns, batch_size=batch_size or 64 * 1024, batch_readahead=1, fragment_readahead=1,
             ):
                 if batch.num_rows == 0:
                     continue
@@ -507,21 +527,39 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
                     frames.append(df)
             return frames
 
+        def fetch(entry: RemoteEntry, start: int, end: int) -> None:
+            # through a RemoteFile: a range inside the footer block already read costs nothing
+            prefetched.put(entry.uri, start, open_file(entry).read_at(end - start, start))
+
+        def read_unit(unit: _Unit, fetches: list[Future[None]]) -> list[pl.DataFrame]:
+            try:
+                for done in fetches:
+                    done.result()  # a failed fetch raises its typed error here
+                return read_group(unit.fragment)
+            finally:
+                for done in fetches:
+                    done.cancel()
+                prefetched.drop(unit.entry.uri, [start for start, _ in unit.ranges])
+
         remaining = n_rows
         if remaining is not None and remaining <= 0:
             return
-        # read _READ_AHEAD row groups at once (each is one round trip): memory is that many row groups
+        # _READ_AHEAD units in flight; their column chunks are fetched by _FETCHES concurrent requests
+        # while earlier units decode (a scan of small column chunks is bound by round trips): memory
+        # is about _READ_AHEAD units, compressed and decoded
         pool = ThreadPoolExecutor(max_workers=_READ_AHEAD, thread_name_prefix="hf-bucket-scan")
+        fetchers = ThreadPoolExecutor(max_workers=_FETCHES, thread_name_prefix="hf-bucket-fetch")
         pending: deque[Future[list[pl.DataFrame]]] = deque()
-        groups = _fragments(dataset, arrow_filter, check)
+        units = _fragments(dataset, arrow_filter, check, columns, entries)
         try:
             with _arrow_errors(sources):
                 while True:
                     while len(pending) < _READ_AHEAD:
-                        fragment = next(groups, None)
-                        if fragment is None:
+                        unit = next(units, None)
+                        if unit is None:
                             break
-                        pending.append(pool.submit(read_group, fragment))
+                        fetches = [fetchers.submit(fetch, unit.entry, start, end) for start, end in unit.ranges]
+                        pending.append(pool.submit(read_unit, unit, fetches))
                     if not pending:
                         return
                     for df in pending.popleft().result():
@@ -533,13 +571,29 @@ def _row_group_plan(dataset: Any, sources: _Sources, *, check: Callable[[Any], N
                         if remaining is not None and remaining <= 0:
                             return
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # no thread outlives the scan: queued work is cancelled, running requests finish (they time out)
+            fetchers.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     return _Plan(lambda: full_schema, source)
 
 
-def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) -> Iterator[Any]:
-    """The dataset's row groups as one fragment each, pruned by ``arrow_filter`` where it is usable."""
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """Consecutive row groups of one file read as one fragment, and the byte ranges of their needed
+    column chunks (fetched ahead, concurrently, before the fragment decodes them)."""
+
+    fragment: Any
+    entry: RemoteEntry
+    ranges: list[tuple[int, int]]
+
+
+def _fragments(
+    dataset: Any, arrow_filter: Any, check: Callable[[Any], None], columns: Sequence[str], entries: Mapping[str, RemoteEntry]
+) -> Iterator[_Unit]:
+    """The dataset's row groups that ``arrow_filter`` cannot rule out, in reading units: runs of
+    consecutive row groups of one file whose decoded ``columns`` come to about :data:`_UNIT_BYTES`
+    (at least one row group, so a full-width scan still reads one row group at a time)."""
     if arrow_filter is not None:
         try:
             files = list(dataset.get_fragments(filter=arrow_filter))
@@ -547,6 +601,7 @@ def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) ->
             arrow_filter = None
     if arrow_filter is None:
         files = list(dataset.get_fragments())
+    wanted = set(columns)
     for fragment in files:
         check(fragment)
         try:
@@ -555,7 +610,68 @@ def _fragments(dataset: Any, arrow_filter: Any, check: Callable[[Any], None]) ->
             groups = None
         if groups is None:
             groups = fragment.split_by_row_group(schema=dataset.schema)
-        yield from groups
+        if not groups:
+            continue
+        entry = entries[fragment.path]
+        # a scan of one fragment costs ~3 ms of pyarrow set-up whatever its size: 262 one-row-group
+        # scans of a 2-column query cost more than decoding it (docs/benchmarks-read.md)
+        metadata = groups[0].metadata
+        unit: list[int] = []
+        ranges: list[tuple[int, int]] = []
+        held = 0
+        for group in groups:
+            index = group.row_groups[0].id
+            row_group = metadata.row_group(index)
+            size = _decoded_size(row_group, wanted, dataset.schema)
+            if unit and held + size > _UNIT_BYTES:
+                yield _Unit(fragment.subset(row_group_ids=unit, schema=dataset.schema), entry, coalesce(ranges, _HOLE))
+                unit, ranges, held = [], [], 0
+            unit.append(index)
+            ranges += _chunk_ranges(row_group, wanted, entry.size)
+            held += size
+        yield _Unit(fragment.subset(row_group_ids=unit, schema=dataset.schema), entry, coalesce(ranges, _HOLE))
+
+
+def _chunk_ranges(row_group: Any, wanted: set[str], file_size: int) -> list[tuple[int, int]]:
+    """Byte ranges of the column chunks of ``wanted`` columns (from the dictionary page on)."""
+    out = []
+    for i in range(row_group.num_columns):
+        chunk = row_group.column(i)
+        if chunk.path_in_schema.split(".", 1)[0] not in wanted:
+            continue
+        start = chunk.data_page_offset
+        if chunk.has_dictionary_page and 0 < chunk.dictionary_page_offset < start:
+            start = chunk.dictionary_page_offset
+        out.append((start, min(start + chunk.total_compressed_size, file_size)))
+    return out
+
+
+#: decoded bytes of the needed columns a reading unit aims at (memory held is about
+#: ``_READ_AHEAD`` such units); one row group of a 16-column TPC-H lineitem is ~20 MB decoded
+_UNIT_BYTES = 32 * 1024 * 1024
+
+
+def _byte_width(dtype: Any) -> int:
+    """Bytes per value of a fixed-width Arrow type (booleans count as one), 0 for variable width."""
+    try:
+        return max(int(dtype.bit_width) // 8, 1)
+    except ValueError:  # strings, lists, structs: no fixed width
+        return 0
+
+
+def _decoded_size(row_group: Any, wanted: set[str], schema: Any) -> int:
+    """An estimate of ``columns`` of ``row_group`` once decoded: fixed-width types by their width,
+    variable-width ones by their uncompressed bytes plus offsets (dictionaries decode to values)."""
+    rows = row_group.num_rows
+    total = 0
+    for i in range(row_group.num_columns):
+        chunk = row_group.column(i)
+        name = chunk.path_in_schema.split(".", 1)[0]
+        if name not in wanted:
+            continue
+        width = _byte_width(schema.field(name).type) if schema.get_field_index(name) >= 0 else 0
+        total += rows * width if width else chunk.total_uncompressed_size + 8 * rows
+    return max(total, 1)
 
 
 def _apply_row_options(lf: pl.LazyFrame, options: dict[str, Any]) -> pl.LazyFrame:
@@ -662,7 +778,7 @@ def _local_plan(sources: _Sources, transport: XetRanges, reader: Callable[..., p
 # --- CSV / NDJSON: streamed from Xet, parsed piece by piece -----------------------------------------
 
 
-def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dict[str, Any]) -> _Plan:
+def _stream_plan(sources: _Sources, transport: RangeTransport, fmt: str, options: dict[str, Any]) -> _Plan:
     from hf_bucket_sink.polars import text_stream as ts
 
     options.pop("glob", None)
@@ -681,7 +797,7 @@ def _stream_plan(sources: _Sources, transport: XetRanges, fmt: str, options: dic
         eol = str(options.get("eol_char", "\n")).encode()
 
     def pieces(entry: RemoteEntry) -> Iterator[bytes]:
-        return ts.records(ts.decompressed(transport.blocks(entry), ts.compression_of(entry.path)), quote=quote, eol=eol)
+        return ts.records(ts.decompressed(windows(transport, entry), ts.compression_of(entry.path)), quote=quote, eol=eol)
 
     first: dict[str, Any] = {}
 
@@ -849,12 +965,16 @@ class _LazyScan:
         if self.fmt == "ipc" and not set(options) - _IPC_RANGE_OPTIONS:
             return _ipc_plan(sources, ResolveRanges(hub), options)
         if self.fmt in ("csv", "ndjson") and _streamable(self.fmt, options, [e.path for e in sources.files]):
-            return _stream_plan(sources, XetRanges(hub), self.fmt, options)
+            return _stream_plan(sources, ResolveRanges(hub), self.fmt, options)
         return _local_plan(sources, XetRanges(hub), _polars_reader(f"scan_{self.fmt}"), options)
 
     def schema(self) -> pl.Schema:
-        plan = self.resolve()
-        schema = plan.schema()
+        try:
+            plan = self.resolve()
+            schema = plan.schema()
+        except Exception as exc:
+            _remember_planning_error(exc)
+            raise
         with self._lock:
             self._pending = plan
         return schema
@@ -865,6 +985,72 @@ class _LazyScan:
         if plan is None:  # Polars took the schema from the user's ``schema=`` or an earlier call
             plan = self.resolve()
         yield from plan.batches(with_columns, predicate, n_rows, batch_size)
+
+
+# --- errors found while Polars plans: the cause's class, not Polars' wrapper ---------------------
+
+#: what Polars 2.1 puts before an exception an IO plugin's schema callable raised, in the
+#: ``ComputeError`` it raises instead (the class and the object are lost, only the text is kept)
+_PLANNING_PREFIX = "schema callable failed: "
+#: LazyFrame methods that plan a query; each gives back the scan's own exception (see below)
+_PLANNING_METHODS = ("collect", "collect_schema", "explain", "profile", "collect_batches")
+_planning_errors: deque[tuple[str, BaseException]] = deque(maxlen=64)
+_planning_lock = threading.Lock()
+
+
+def _remember_planning_error(exc: BaseException) -> None:
+    with _planning_lock:
+        _planning_errors.append((f"{type(exc).__name__}: {exc}", exc))
+
+
+def _planning_cause(err: BaseException) -> BaseException | None:
+    """The exception a bucket scan raised while Polars planned, if ``err`` is Polars' wrapper of it."""
+    text = str(err)
+    at = text.find(_PLANNING_PREFIX)
+    if at < 0:
+        return None
+    rest = text[at + len(_PLANNING_PREFIX) :]
+    with _planning_lock:
+        for i in range(len(_planning_errors) - 1, -1, -1):
+            key, exc = _planning_errors[i]
+            if rest.startswith(key):
+                del _planning_errors[i]
+                return exc
+    return None
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(method)
+    def planned(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except pl.exceptions.ComputeError as err:
+            cause = _planning_cause(err)
+            if cause is None:
+                raise
+            raise cause.with_traceback(None) from err
+
+    planned.__hf_bucket_sink_planning__ = True  # type: ignore[attr-defined]
+    return planned
+
+
+def _typed_planning_errors() -> None:
+    """Make a bucket read failure found while Polars plans (missing file, bad token, Hub down) arrive
+    as its own class at ``collect()`` / ``collect_schema()`` / ``explain()`` / ``profile()`` /
+    ``collect_batches()`` / ``pl.collect_all``, as a Polars user expects the class of the cause.
+
+    Polars 2.1 wraps whatever an IO plugin's schema callable raises into a ``ComputeError`` with the
+    text only. The scan remembers what it raised; these methods, wrapped once (idempotent), re-raise
+    that exception (the ``ComputeError`` as its ``__cause__``). Any other error passes untouched;
+    ``sink_*`` to local files still see the wrapped form (``install()`` owns those methods)."""
+    with _planning_lock:
+        for owner, names in ((pl.LazyFrame, _PLANNING_METHODS), (pl, ("collect_all",))):
+            for name in names:
+                method = getattr(owner, name, None)
+                if method is not None and not getattr(method, "__hf_bucket_sink_planning__", False):
+                    setattr(owner, name, _translating(method))
 
 
 def _static_schema(fmt: str, options: Mapping[str, Any]) -> pl.Schema | None:
@@ -895,6 +1081,7 @@ def _scan(source: Any, fmt: str, storage_options: Mapping[str, Any] | None, opti
     # n_rows and the row index apply to the whole scan, as lazy steps Polars pushes into the source
     row_options = {k: options.pop(k) for k in ("n_rows", "row_index_name", "row_index_offset") if k in options}
     lazy = _LazyScan(source, fmt, storage_options, options)
+    _typed_planning_errors()
     static = _static_schema(fmt, options)
     lf = register_io_source(
         lazy.batches,
@@ -924,7 +1111,7 @@ def scan_parquet(source: Any, *, storage_options: Mapping[str, Any] | None = Non
     URI, a local path in the list, or an option bucket scans do not take. When the query runs:
     ``BucketFileNotFoundError`` for a missing file or an empty glob, ``BucketNotFoundError`` for a
     missing bucket or a private one the token cannot see, ``AuthenticationError`` for a bad token
-    (wrapped by Polars in ``ComputeError`` when found while planning, see the module docstring);
+    (the class itself, also when found while Polars plans; see the module docstring);
     ``FileVersionGoneError`` when a listed version is no longer stored; Polars' own
     ``ColumnNotFoundError`` / ``SchemaError`` on schema drift, as on local files.
     """
@@ -936,8 +1123,8 @@ def scan_csv(source: Any, *, storage_options: Mapping[str, Any] | None = None, *
 
     >>> scan_csv("hf://buckets/me/b/flights.csv", try_parse_dates=True).filter(pl.col("dep_delay") > 0)
 
-    Streamed from Xet at the listed hash and parsed piece by piece (gzip too); options a piece-wise
-    parse cannot honour exactly, and zstd files, are read from a whole-file temporary copy instead.
+    Streamed from Xet at the listed hash and parsed piece by piece (``.gz`` and ``.zst`` files too);
+    options a piece-wise parse cannot honour exactly are read from a whole-file temporary copy instead.
     Errors as :func:`scan_parquet`.
     """
     return _scan(source, "csv", storage_options, options)

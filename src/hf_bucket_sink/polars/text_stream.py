@@ -1,6 +1,7 @@
 """CSV and NDJSON read as a stream: bytes from Xet (by the listed hash), cut at record boundaries, parsed
 by Polars one piece at a time. Memory is a few pieces (:data:`PIECE` bytes each), whatever the file size;
-nothing is written to disk. gzip files are decompressed as they stream.
+nothing is written to disk. gzip (``zlib``) and zstd (pyarrow's streaming decompressor) files are
+decompressed as they stream, concatenated members / frames included.
 
 >>> pieces = records(decompressed(blocks, "gzip"), quote=b'"', eol=b"\\n")   # bytes ending at a record
 >>> for piece in pieces: pl.read_csv(io.BytesIO(header + piece), schema=schema)
@@ -18,12 +19,12 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
-from hf_bucket_sink.errors import InvalidOptionError
+from hf_bucket_sink.errors import InvalidFileError, InvalidOptionError
 
 __all__ = ["PIECE", "CSV_STREAM_OPTIONS", "NDJSON_STREAM_OPTIONS", "streamable", "compression_of", "decompressed", "records", "parse_piece", "infer_schema", "first_record", "scan_stream", "pushed_down"]
 
 #: bytes parsed at once (a piece ends at the last record boundary after this many bytes)
-PIECE = 8 * 1024 * 1024
+PIECE = 4 * 1024 * 1024
 
 #: scan_csv options a piece-by-piece parse gives exactly as Polars does (header repeated per piece)
 CSV_STREAM_OPTIONS = {
@@ -47,7 +48,8 @@ def compression_of(path: str) -> str | None:
 
 
 def streamable(fmt: str, options: Mapping[str, Any], paths: Iterable[str]) -> bool:
-    """Whether these options and files can be read piece by piece with Polars' exact answer."""
+    """Whether these options and files can be read piece by piece with Polars' exact answer
+    (every file can: plain, gzip and zstd all stream; ``paths`` is kept for other compressions)."""
     allowed = CSV_STREAM_OPTIONS if fmt == "csv" else NDJSON_STREAM_OPTIONS
     if any(k not in allowed and k not in _AROUND for k in options):
         return False
@@ -55,14 +57,16 @@ def streamable(fmt: str, options: Mapping[str, Any], paths: Iterable[str]) -> bo
         return False  # inference over the whole file needs the whole file first
     if fmt == "csv" and options.get("encoding", "utf8") not in ("utf8", "utf8-lossy"):
         return False
-    # zstd has no decompressor in the standard library here: those files take the copy path
-    return all(compression_of(p) in (None, "gzip") for p in paths)
+    return True
 
 
 def decompressed(blocks: Iterable[bytes], compression: str | None) -> Iterator[bytes]:
-    """``blocks`` decompressed on the fly (gzip: concatenated members too), or as they are."""
+    """``blocks`` decompressed on the fly (gzip, zstd: concatenated members / frames too), or as they are."""
     if compression is None:
         yield from blocks
+        return
+    if compression == "zstd":
+        yield from _zstd(blocks)
         return
     if compression != "gzip":
         raise InvalidOptionError(f"cannot stream {compression!r}-compressed files")
@@ -79,6 +83,44 @@ def decompressed(blocks: Iterable[bytes], compression: str | None) -> Iterator[b
     rest = inflater.flush()
     if rest:
         yield rest
+
+
+def _zstd(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """zstd frames decompressed as ``blocks`` arrive: pyarrow's ``CompressedInputStream`` (libzstd,
+    no new dependency) pulls from the blocks through a file-like adapter, :data:`PIECE` out at a time."""
+    import pyarrow as pa
+
+    stream = pa.CompressedInputStream(pa.PythonFile(_BlockReader(blocks), mode="r"), "zstd")
+    try:
+        while out := stream.read(PIECE):
+            yield out
+    except pa.ArrowInvalid as exc:
+        raise InvalidFileError(f"The file is not valid zstd: {exc}. Check its extension matches its content.") from exc
+    finally:
+        stream.close()
+
+
+class _BlockReader(io.RawIOBase):
+    """A read-only file over an iterator of byte blocks (holds at most one block)."""
+
+    def __init__(self, blocks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._blocks = iter(blocks)
+        self._held = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._held:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._held = memoryview(block)
+        n = min(len(buffer), len(self._held))
+        buffer[:n] = self._held[:n]
+        self._held = self._held[n:]
+        return n
 
 
 def records(blocks: Iterable[bytes], *, quote: bytes | None, eol: bytes = b"\n", size: int | None = None) -> Iterator[bytes]:
@@ -156,7 +198,7 @@ def scan_stream(stream: BinaryIO, fmt: str, **options: Any) -> pl.LazyFrame:
     >>> lf.collect_schema()       # reads the first piece (kept for the read) to infer the schema
 
     The stream is consumed by the first collect; a second collect raises ``InvalidOptionError``.
-    gzip input (magic bytes ``1f 8b``) is decompressed on the fly.
+    gzip input (magic bytes ``1f 8b``) and zstd input (``28 b5 2f fd``) are decompressed on the fly.
     """
     from polars.io.plugins import register_io_source
 
@@ -181,7 +223,7 @@ def scan_stream(stream: BinaryIO, fmt: str, **options: Any) -> pl.LazyFrame:
             return
         blocks = raw_blocks()
         head = next(blocks, b"")
-        compression = "gzip" if head[:2] == b"\x1f\x8b" else None
+        compression = "gzip" if head[:2] == b"\x1f\x8b" else "zstd" if head[:4] == b"\x28\xb5\x2f\xfd" else None
         state["pieces"] = records(decompressed(_chain(head, blocks), compression), quote=quote, eol=eol)
         state["first"] = next(state["pieces"], b"")
         state["schema"] = pl.Schema(options["schema"]) if options.get("schema") is not None else infer_schema(fmt, state["first"], options)
