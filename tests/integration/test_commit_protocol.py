@@ -289,6 +289,6 @@ def test_a_writer_replaced_right_after_its_commit_point_takes_back_its_unlisted_
     raced = RacedClient(client.creds)
     report = commit(raced, hub, mine, directory, previous=None)
     assert raced.fired  # the concurrent commit happened inside our commit
-    assert report.extra["replaced_by"] and report.extra["orphans_left"] == ()
+    assert report.superseded_by and report.unlisted == ()
     assert committed(client, hub, directory) == hashes(theirs)  # the last commit point wins whole
     assert listing(client, hub, directory) == hashes(theirs)  # none of our files left unlisted
