@@ -312,6 +312,15 @@ def commit_output(
     # paths that hold nothing yet: if the commit fails before its commit point, they are taken
     # back (only while they still hold our bytes), so a rerun under new names leaves no orphan
     existed = {str(e.get("path")) for e in hub.paths_info(bucket_id, paths)} if paths else set()
+    untracked: tuple[str, ...] = ()
+    if start_manifest is None and mode == "overwrite" and directory:
+        # an output without a commit point (the 0.1 release wrote none at <= 1,000 files) or the
+        # user's own files: nothing says they are ours, so an overwrite leaves them, and says so
+        known = set(paths) | {location, legacy_manifest_path(directory)}
+        untracked = tuple(
+            str(e.get("path")) for e in hub.list_tree(bucket_id, directory, recursive=True)
+            if e.get("type", "file") != "directory" and str(e.get("path")) not in known
+        )
 
     # 1. data lines (nothing deleted yet)
     unknown = ""
@@ -461,22 +470,13 @@ def commit_output(
         # point them at the bytes our (winning) manifest lists, so a listing reader agrees with it
         _restore(hub, bucket_id, ours, mtime, counter)
 
-    untracked: tuple[str, ...] = ()
-    if start_manifest is None and mode == "overwrite" and superseded_by is None:
-        # an output without a commit point (the 0.1 release wrote none at <= 1,000 files) or a
-        # directory of the user's own files: not known as ours, so left alone, and said
-        known = set(paths) | {location, legacy_manifest_path(directory)}
-        untracked = tuple(
-            str(e.get("path")) for e in hub.list_tree(bucket_id, directory, recursive=True)
-            if e.get("type", "file") != "directory" and str(e.get("path")) not in known
-        ) if directory else ()
-        if untracked:
-            logger.warning(
-                "%s held %d file(s) that no commit point of hf-bucket-sink lists (e.g. %s); an overwrite retires only "
-                "files a previous commit listed, so they are left as they were. Delete them yourself if they belong "
-                "to an older output (e.g. `hf buckets rm -r`).", directory or "(bucket root)", len(untracked),
-                ", ".join(untracked[:3]),
-            )
+    if untracked:
+        logger.warning(
+            "%s held %d file(s) that no commit point of hf-bucket-sink lists (e.g. %s); an overwrite retires only "
+            "files a previous commit listed, so they are left as they were. Delete them yourself if they belong "
+            "to an older output (e.g. `hf buckets rm -r`).", directory or "(bucket root)", len(untracked),
+            ", ".join(untracked[:3]),
+        )
     return CommitReport(
         bucket_id, tuple(visible), tuple(retired), location if manifest_record is not None else None,
         manifest_record, counter[0], tuple(pending), replaced, start_manifest,
