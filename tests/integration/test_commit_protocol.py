@@ -510,3 +510,15 @@ def test_a_writer_replaced_right_after_its_commit_point_takes_back_its_unlisted_
     assert report.superseded_by and report.unlisted == ()
     assert committed(client, hub, directory) == hashes(theirs)  # the last commit point wins whole
     assert listing(client, hub, directory) == hashes(theirs)  # none of our files left unlisted
+
+
+def test_an_overwrite_without_a_commit_point_retires_the_old_one(hub: Any, client: HubClient, versions: Any) -> None:
+    directory = "no-point/"
+    old = placed(versions[0][:6], directory)
+    commit(client, hub, old, directory)
+    new = placed(versions[1][:2], directory)
+    # manifest=False: no new commit point; the old one would go on describing other files
+    report = commit_output(client, bucket_id(hub), new, directory=directory)
+    assert report.manifest is None and read_manifest(client, bucket_id(hub), directory) is None
+    assert listing(client, hub, directory) == hashes(new)  # the old output's other files retired too
+    assert manifest_path(directory) in report.retired
