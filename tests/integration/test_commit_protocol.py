@@ -522,3 +522,36 @@ def test_an_overwrite_without_a_commit_point_retires_the_old_one(hub: Any, clien
     assert report.manifest is None and read_manifest(client, bucket_id(hub), directory) is None
     assert listing(client, hub, directory) == hashes(new)  # the old output's other files retired too
     assert manifest_path(directory) in report.retired
+
+
+def test_a_failed_commit_does_not_take_back_a_path_a_concurrent_commit_lists(
+    hub: Any, client: HubClient, versions: Any
+) -> None:
+    directory = "take-back/"
+    mine = placed(versions[0][:8], directory)
+    theirs = mine[:3]  # the same paths with the same bytes (same Xet hashes): only the manifest tells them apart
+
+    class RacedClient(HubClient):
+        """The other writer commits right before our manifest's /batch, which then fails (503)."""
+
+        fired = False
+
+        def batch(self, bucket: str, lines: Any) -> Any:
+            if not self.fired and [line.path for line in lines] == [manifest_path(directory)]:
+                self.fired = True
+                commit(client, hub, theirs, directory)
+                hub.set_faults({"hub_batch": {"partial_lines": 0, "partial_answer": "error", "times": 1}})
+            return super().batch(bucket, lines)
+
+    raced = RacedClient(client.creds)
+    before = hub.stats()["faults"]["injected"].get("partial_batches", 0)
+    try:
+        with pytest.raises(CommitError) as caught:
+            commit(raced, hub, mine, directory, previous=None)
+    finally:
+        hub.set_faults({})
+    assert raced.fired and hub.stats()["faults"]["injected"].get("partial_batches", 0) == before + 1
+    assert committed(client, hub, directory) == hashes(theirs)
+    # our other new paths are taken back; the three the other commit lists are left to it
+    assert listing(client, hub, directory) == hashes(theirs)
+    assert set(caught.value.visible) == {f.path for f in theirs}

@@ -349,36 +349,48 @@ def commit_output(
     manifest_record: StoredFile | None = None
     replaced: str | None = None
     seen_change = False
-    for _attempt in range(_POINT_CHECKS):
-        point = _point(hub, bucket_id, directory)
-        current = read_manifest(hub, bucket_id, directory)
-        if _changed(start_manifest, current):
-            seen_change = True
-            replaced = current.commit_id if current is not None else None
-            logger.warning(
-                "a concurrent commit of %s (%s) was made while this output was written; it is replaced whole",
-                directory, replaced or "its manifest was removed",
+    try:
+        for _attempt in range(_POINT_CHECKS):
+            point = _point(hub, bucket_id, directory)
+            current = read_manifest(hub, bucket_id, directory)
+            if _changed(start_manifest, current):
+                seen_change = True
+                replaced = current.commit_id if current is not None else None
+                logger.warning(
+                    "a concurrent commit of %s (%s) was made while this output was written; it is replaced whole",
+                    directory, replaced or "its manifest was removed",
+                )
+            manifest_files, retire_now = _plan(
+                hub, bucket_id, directory, files, start_manifest, current, mode, location, replaces_point=store_manifest is not None
             )
-        manifest_files, retire_now = _plan(
-            hub, bucket_id, directory, files, start_manifest, current, mode, location, replaces_point=store_manifest is not None
-        )
-        if store_manifest is None:
-            break
-        manifest = Manifest.new(directory, manifest_files, list(retire_now), manifest_fields, retire_now)
-        try:
-            manifest_record = store_manifest(location, manifest.to_bytes())
-        except BucketSinkError as exc:  # storing the manifest failed: nothing of the commit point exists
-            _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
-            raise _commit_error(
-                bucket_id, f"the output {directory or '(bucket root)'}", {location: f"storing the manifest failed ({exc})"},
-                visible, paths + [location], previous_intact=True,
-                previous_note="The commit point (manifest) was not written: a reader following the manifest still sees "
-                "the previous version whole.",
-            ) from exc
-        if _point(hub, bucket_id, directory) == point:
-            break
-        seen_change = True
-        logger.warning("the commit point of %s moved while this commit was prepared; preparing it again", directory)
+            if store_manifest is None:
+                break
+            manifest = Manifest.new(directory, manifest_files, list(retire_now), manifest_fields, retire_now)
+            try:
+                manifest_record = store_manifest(location, manifest.to_bytes())
+            except BucketSinkError as exc:  # storing the manifest failed: nothing of the commit point exists
+                _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
+                raise _commit_error(
+                    bucket_id, f"the output {directory or '(bucket root)'}", {location: f"storing the manifest failed ({exc})"},
+                    visible, paths + [location], previous_intact=True,
+                    previous_note="The commit point (manifest) was not written: a reader following the manifest still sees "
+                    "the previous version whole.",
+                ) from exc
+            if _point(hub, bucket_id, directory) == point:
+                break
+            seen_change = True
+            logger.warning("the commit point of %s moved while this commit was prepared; preparing it again", directory)
+
+    except CommitError:
+        raise
+    except BucketSinkError as exc:  # the Hub could not be asked about the commit point: not written
+        _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
+        raise _commit_error(
+            bucket_id, f"the output {directory or '(bucket root)'}", {location: f"preparing the commit point failed ({exc})"},
+            visible, paths + [location], previous_intact=True,
+            previous_note="The commit point (manifest) was not written: a reader following the manifest still sees "
+            "the previous version whole.",
+        ) from exc
 
     # 3. the commit point: the manifest registered alone
     registered_at = time.monotonic()

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hf_bucket_sink.core.hub import HubClient
-from hf_bucket_sink.errors import HubResponseError
+from hf_bucket_sink.errors import BucketFileNotFoundError, HubResponseError
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -187,19 +187,52 @@ def read_manifest(hub: HubClient, bucket_id: str, directory: str) -> Manifest | 
     candidates = [manifest_path(directory)]
     if legacy_manifest_path(directory) not in candidates:
         candidates.append(legacy_manifest_path(directory))
-    found = {str(e.get("path")): e for e in hub.paths_info(bucket_id, candidates)}
-    for location in candidates:
-        entry = found.get(location)
-        if entry is None:
-            continue
-        size = int(entry.get("size") or 0)
-        data = hub.read_range(bucket_id, location, 0, size)
-        if location != manifest_path(directory) and not _written_by_us(data):
-            # a _manifest.json inside the directory that no release of ours wrote: the user's own file
-            logger.debug("%s is not a manifest of ours; the directory has no commit point", location)
-            continue
-        return Manifest.from_bytes(data, directory, location=location, location_hash=entry.get("xetHash"))
-    return None
+    for _attempt in range(_READ_ATTEMPTS):
+        found = {str(e.get("path")): e for e in hub.paths_info(bucket_id, candidates)}
+        for location in candidates:
+            entry = found.get(location)
+            if entry is None:
+                continue
+            data = _read_version(hub, bucket_id, location, entry)
+            if data is None:
+                break  # replaced (or removed) since paths-info: look again
+            if location != manifest_path(directory) and not _written_by_us(data):
+                # a _manifest.json inside the directory that no release of ours wrote: the user's own file
+                logger.debug("%s is not a manifest of ours; the directory has no commit point", location)
+                continue
+            return Manifest.from_bytes(data, directory, location=location, location_hash=entry.get("xetHash"))
+        else:
+            return None
+    raise HubResponseError(
+        f"The commit point of {directory!r} in {bucket_id!r} changed {_READ_ATTEMPTS} times while it was being read: "
+        "another writer is committing this output right now. Retry in a moment."
+    )
+
+
+#: reads of a commit point that a concurrent commit keeps replacing, before giving up
+_READ_ATTEMPTS = 5
+
+
+def _read_version(hub: HubClient, bucket_id: str, location: str, entry: Mapping[str, Any]) -> bytes | None:
+    """The bytes of the version ``entry`` (a paths-info entry) names, or None once the path holds another one."""
+    size, xet_hash = int(entry.get("size") or 0), entry.get("xetHash")
+    try:
+        data = hub.read_range(bucket_id, location, 0, size, xet_hash=xet_hash)
+        if data is not None or xet_hash is None:
+            return data
+        # the Hub did not name the version it served, or served another: ask again which one is there
+        now = hub.paths_info(bucket_id, [location])
+        if not now or now[0].get("xetHash") != xet_hash:
+            return None
+        return hub.read_range(bucket_id, location, 0, size)
+    except BucketFileNotFoundError:  # removed since paths-info
+        return None
+    except HubResponseError:
+        # a size mismatch: replaced between paths-info and the read
+        now = hub.paths_info(bucket_id, [location])
+        if not now or now[0].get("xetHash") != xet_hash:
+            return None
+        raise
 
 
 def read_left_over(hub: HubClient, bucket_id: str, directory: str) -> Manifest | None:
@@ -213,7 +246,7 @@ def read_left_over(hub: HubClient, bucket_id: str, directory: str) -> Manifest |
     found = hub.paths_info(bucket_id, [location])
     if not found:
         return None
-    data = hub.read_range(bucket_id, location, 0, int(found[0].get("size") or 0))
+    data = _read_version(hub, bucket_id, location, found[0])
     if data is None or not _written_by_us(data):
         return None
     return Manifest.from_bytes(data, directory, location=location, location_hash=found[0].get("xetHash"))
