@@ -1,11 +1,15 @@
 """The commit protocol (core/commit.py) against a local Hub whose ``/batch`` fails like the real one.
 
 The real Hub can apply part of a ``/batch`` and then answer 5xx, drop the connection, or answer
-200 with failed lines. For a 2,500-file directory output (requests of 1,000 + 1,000 + 500 data
-lines, the manifest alone, then retirements) a fault is put at every request boundary in each
-mode; afterwards a manifest-following reader must see the previous output or the new one,
-whole (every file at the listed Xet hash), the error must name exactly the visible paths, and a
-rerun must finish the job. Each fault test first proves its fault fired.
+200 with failed lines. A fault is put at every request boundary in each mode, for a 2,500-file
+directory output at the Hub's real limit of 1,000 lines per request (1,000 + 1,000 + 500 data
+lines, the manifest alone, then retirements), and end to end for a partitioned Parquet sink and
+the Ray datasink with the limit lowered so that 20 tiny files cross every boundary. Afterwards a
+manifest-following reader must see the previous output or the new one, whole (every file at the
+listed Xet hash), the error must name exactly the visible paths, and a rerun must finish the job
+sending no data bytes again. Each fault test first proves its fault fired. Concurrent writers run
+in threads, many rounds, with Hub latency widening the windows (docs/commit-protocol.md has the
+table of which test proves which promise).
 """
 
 from __future__ import annotations
