@@ -191,6 +191,12 @@ def test_read_manifest_reads_files_sizes_hashes_and_rows(hub: Any, client: HubCl
     assert [(f.path, f.size, f.xet_hash) for f in m.files] == [(f.path, f.result.size, f.result.xet_hash) for f in files]
     assert read_manifest(client, bucket_id(hub), "reader/none/") is None
     assert manifest_path("") == "_manifest.json"  # the bucket root has no "beside"
+    # retire entries carry the bytes they held; plain strings (written before that) still read
+    both = Manifest.new("d/", [], ["d/a", "d/b"], retire_hashes={"d/a": "ab" * 32})
+    again = Manifest.from_bytes(both.to_bytes(), "d/")
+    assert again.retire == ("d/a", "d/b") and again.retire_hashes == {"d/a": "ab" * 32}
+    older = Manifest.from_bytes(b'{"version": 2, "files": [], "retire": ["x.parquet"]}', "d/")
+    assert older.retire == ("d/x.parquet",) and older.retire_hashes == {}
 
 
 # -- end to end: a Polars partitioned sink -------------------------------------------------------------

@@ -480,7 +480,7 @@ def commit_output(
     elif seen_change and manifest_record is not None:
         # a concurrent writer's data lines may have re-registered some of our paths after ours:
         # point them at the bytes our (winning) manifest lists, so a listing reader agrees with it
-        _restore(hub, bucket_id, ours, mtime, counter)
+        _restore(hub, bucket_id, ours, mtime, counter, {f.path: f.content_type for f in files})
 
     if untracked:
         logger.warning(
@@ -574,13 +574,23 @@ def _delete_if(hub: HubClient, bucket_id: str, expected: Mapping[str, str], coun
     return removed, [p for p in targets if p not in gone]
 
 
-def _restore(hub: HubClient, bucket_id: str, wanted: Mapping[str, str], mtime: int, counter: list[int]) -> None:
+def _restore(
+    hub: HubClient,
+    bucket_id: str,
+    wanted: Mapping[str, str],
+    mtime: int,
+    counter: list[int],
+    content_types: Mapping[str, str] | None = None,
+) -> None:
     """Point every path of ``wanted`` at its Xet hash again where it now points elsewhere (or nowhere)."""
+    types = content_types or {}
     if not wanted:
         return
     try:
         now = {str(e.get("path")): e.get("xetHash") for e in hub.paths_info(bucket_id, sorted(wanted))}
-        lines = [FileRegistration(p, h, mtime, content_type_for(p)) for p, h in sorted(wanted.items()) if now.get(p) != h]
+        lines = [
+            FileRegistration(p, h, mtime, types.get(p) or content_type_for(p)) for p, h in sorted(wanted.items()) if now.get(p) != h
+        ]
         if lines:
             logger.warning("%d path(s) pointed at a concurrent writer's bytes; pointing them at the committed ones", len(lines))
             failed = _register_all(hub, bucket_id, lines, [], counter)
