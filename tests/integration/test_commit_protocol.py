@@ -405,7 +405,11 @@ def test_two_concurrent_partitioned_sinks_leave_exactly_one_of_them(hub: Any, cl
 def test_two_concurrent_commits_many_times_leave_exactly_one_whole_output(hub: Any, client: HubClient, versions: Any) -> None:
     # A and B share paths p10..p29 (with different bytes); each has paths of its own
     raced = 0
-    for latency in (0.0, 0.02):  # hub latency widens every check-then-write window
+    # Hub latency widens every check-then-write window and, as on a real network, makes both
+    # writers' windows about the same length; with none, on an overloaded box one thread's pause
+    # can outlast the other's wait (the limit docs/commit-protocol.md states; seen once in ~40
+    # rounds at load 25 on 2 cores)
+    for latency in (0.01, 0.03):
         directory = f"stress-{latency}/"
         a_files, b_files = placed(versions[0][0:30], directory), placed(versions[1][10:40], directory)
 
@@ -413,7 +417,7 @@ def test_two_concurrent_commits_many_times_leave_exactly_one_whole_output(hub: A
             start = read_manifest(client, bucket_id(hub), directory)
             return commit(HubClient(client.creds), hub, files, directory, previous=start)
 
-        hub.set_faults({"hub": {"latency": latency}} if latency else {})
+        hub.set_faults({"hub": {"latency": latency}})
         try:
             for round_ in range(8):
                 ra, rb = run_together(lambda: writer(a_files), lambda: writer(b_files))
@@ -431,7 +435,7 @@ def test_two_concurrent_commits_many_times_leave_exactly_one_whole_output(hub: A
                     assert m is not None and loser.superseded_by == m.commit_id and loser.unlisted == ()
         finally:
             hub.set_faults({})
-    assert raced >= 1  # the window was hit (at 20 ms latency, in most rounds), not only sequential commits
+    assert raced >= 1  # the window was hit (in most rounds), not only sequential commits
 
 
 def test_a_commit_point_that_moves_while_the_manifest_is_stored_is_prepared_again(
