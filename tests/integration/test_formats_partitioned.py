@@ -280,7 +280,7 @@ def test_partitioned_overwrite_with_fewer_keys_leaves_exactly_the_new_output(
     df = source(2_000)
     hf_bucket_sink.sink_parquet(df.lazy(), pl.PartitionBy(uri(hub, prefix), key="lang"), storage_options=opts)
     # a file under the prefix that no output of ours wrote, and the previous release's inner manifest
-    api.batch_bucket_files(f"{hub.user}/{BUCKET}", add=[(b"keep me", f"{prefix}notes.txt"), (b'{"files": []}', f"{prefix}_manifest.json")])
+    api.batch_bucket_files(f"{hub.user}/{BUCKET}", add=[(b"keep me", f"{prefix}notes.txt"), (b'{"version": 1, "files": []}', f"{prefix}_manifest.json")])
     assert len(files_under(api, hub, prefix)) == 7
 
     fewer = df.filter(pl.col("lang").is_in(["l0", "l1"]))

@@ -1,9 +1,9 @@
-"""Mutant stale_manifest_kept: A smaller overwrite of a partitioned output does not leave the old manifest describing other files."""
+"""Mutant stale_manifest_kept: An overwrite without a commit point (manifest=False) does not leave the old manifest describing other files."""
 
-PROMISE = 'A smaller overwrite of a partitioned output does not leave the old manifest describing other files.'
-FILE = 'src/hf_bucket_sink/polars/sinks.py'
-SEARCH = 'manifest=builder, delete_first=delete_first)'
-REPLACE = 'manifest=builder, delete_first=())'
+PROMISE = 'An overwrite without a commit point (manifest=False) does not leave the old manifest describing other files.'
+FILE = 'src/hf_bucket_sink/core/commit.py'
+SEARCH = '    if not replaces_point and current is not None and current.location == location:\n'
+REPLACE = '    if False:\n'
 TESTS = [
-    "tests/integration/test_formats_partitioned.py::test_more_than_a_batch_of_files_registers_in_order_and_writes_the_manifest_last"
+    "tests/integration/test_commit_protocol.py::test_an_overwrite_without_a_commit_point_retires_the_old_one",
 ]

@@ -25,42 +25,52 @@ The protocol for a directory output (docs/commit-protocol.md has the timeline):
    each response's per-line report is checked (a 200 with failed lines is a failure) and a lost
    response (connection error, timeout, 5xx) is confirmed with ``paths-info`` before deciding;
 2. the current manifest is re-read: if it changed since ``previous`` (a concurrent commit), that
-   one's files are retired too and the report says so (``report.replaced_concurrent``);
+   one's files are retired too and the report says so (``report.replaced_concurrent``); the new
+   manifest is built and stored, and the commit point is checked once more (``paths-info``) right
+   before it is registered — if it moved, this step is redone;
 3. the commit point: the manifest (beside the directory, :func:`~hf_bucket_sink.core.manifest.manifest_path`)
-   stored, then registered alone in its own request; it lists every file at its Xet hash and the
-   paths still to retire;
+   registered alone in its own request; it lists every file at its Xet hash and the paths still
+   to retire, each with the hash it held;
 4. retirements: files the previous committed output listed and this one does not rewrite (and
-   the previous release's inner ``_manifest.json``) are deleted. A failure here does not fail the
-   commit: they stay listed under ``retire`` and the next writer finishes the job.
+   the previous release's inner ``_manifest.json``) are deleted — only while the commit point is
+   still ours (checked before each request) and only where the path still holds the bytes the
+   retired output listed. A failure here does not fail the commit: they stay listed under
+   ``retire`` and the next writer finishes the job;
+5. the last check, after waiting twice the time our own check-then-register took: if another
+   writer's commit point replaced ours (it checked before we registered), we lost — last commit
+   wins whole. Our files it does not list are deleted while they hold our bytes (the rest are
+   ``report.unlisted``), paths it lists that we touched are pointed back at its bytes, and
+   ``report.superseded_by`` names it. A winner that saw the commit point move points its own
+   paths back at its bytes (a concurrent writer's data lines may have landed after its own).
 
 Nothing of the previous output is deleted before step 3. Any failure before or at step 3 raises
 one :class:`~hf_bucket_sink.CommitError` with ``.visible``, ``.not_visible`` and
-``.previous_intact``; before raising, the new paths it made visible that held nothing before are
-taken back (deleted), so ``.visible`` is what remains (paths that replaced existing files, or that
-could not be taken back). A rerun finishes the job cheaply (the bytes are already in Xet).
+``.previous_intact``; before raising, the new paths it made visible that held nothing before (and
+still hold its bytes, listed by no commit point) are taken back, so ``.visible`` is what remains
+(paths that replaced existing files, or that could not be taken back). A rerun finishes the job
+cheaply (the bytes are already in Xet).
 
-Remaining race (no conditional write on the Hub): two writers that both re-read in step 2 before
-either registers its manifest both commit; the last manifest registered wins whole. Each writer
-reads the manifest once more after registering its own: one that finds another's there takes back
-its files the winner does not list (``report.extra["replaced_by"]``; ``"orphans_left"`` names any
-it could not remove). Only a loser whose check ran before the winner registered misses it; its
-unlisted files then stay (docs/commit-protocol.md).
+What the Hub cannot give (no conditional write): every check above is followed by its write one
+round trip later, so two writers whose checks and writes interleave inside that round trip can
+still both act on a stale view; docs/commit-protocol.md says what a reader can then see.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hf_bucket_sink.core.hub import BATCH_LIMIT, FileRegistration, HubClient, now_ms
+from hf_bucket_sink.core.hub import BATCH_LIMIT, FileRegistration, HubClient, content_type_for, now_ms
 from hf_bucket_sink.core.manifest import (
     Manifest,
     ManifestFile,
     legacy_manifest_path,
     manifest_path,
     normalize_directory,
+    read_left_over,
     read_manifest,
 )
 from hf_bucket_sink.core.result import FileResult
@@ -73,7 +83,6 @@ __all__ = [
     "ManifestStorer",
     "UNREAD",
     "commit_output",
-    "register",
     "read_manifest",
 ]
 
@@ -127,8 +136,13 @@ class CommitReport:
     ``manifest`` is the commit point's path (None without one), ``manifest_file`` its stored
     record; ``retire_pending`` paths could not be deleted yet (listed in the manifest, the next
     writer retires them); ``replaced_concurrent`` is the commit id of a concurrent writer's
-    manifest this commit replaced; ``unlisted`` are data files this commit made visible that no
-    manifest lists (``manifest=False`` outputs list none).
+    manifest this commit replaced.
+
+    ``superseded_by``: the commit id of a concurrent writer whose commit point replaced this one
+    right after it (last commit wins whole); this commit's files that manifest does not list were
+    removed again, and ``unlisted`` names those that could not be (visible, listed by no manifest).
+    ``untracked``: files under the directory that no commit point listed when this overwrite
+    started (an output of the 0.1 release, or the user's own files): left alone.
     """
 
     bucket_id: str
@@ -141,6 +155,9 @@ class CommitReport:
     replaced_concurrent: str | None = None
     previous: Manifest | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    superseded_by: str | None = None
+    unlisted: tuple[str, ...] = ()
+    untracked: tuple[str, ...] = ()
 
     @property
     def deleted(self) -> tuple[str, ...]:  # the previous name
@@ -290,10 +307,20 @@ def commit_output(
         raise InvalidOptionError(f"{outside[0]!r} is not inside the output directory {directory!r}.")
     start_manifest = read_manifest(hub, bucket_id, directory) if previous is UNREAD else previous
     location = manifest_path(directory)
+    ours = {f.path: f.result.xet_hash for f in files}
 
     # paths that hold nothing yet: if the commit fails before its commit point, they are taken
-    # back (nothing else can be hurt by deleting them), so a rerun under new names leaves no orphan
+    # back (only while they still hold our bytes), so a rerun under new names leaves no orphan
     existed = {str(e.get("path")) for e in hub.paths_info(bucket_id, paths)} if paths else set()
+    untracked: tuple[str, ...] = ()
+    if start_manifest is None and mode == "overwrite" and directory:
+        # an output without a commit point (the 0.1 release wrote none at <= 1,000 files) or the
+        # user's own files: nothing says they are ours, so an overwrite leaves them, and says so
+        known = set(paths) | {location, legacy_manifest_path(directory)}
+        untracked = tuple(
+            str(e.get("path")) for e in hub.list_tree(bucket_id, directory, recursive=True)
+            if e.get("type", "file") != "directory" and str(e.get("path")) not in known
+        )
 
     # 1. data lines (nothing deleted yet)
     unknown = ""
@@ -303,7 +330,7 @@ def commit_output(
         failed = {p: exc.reason for p in exc.paths}
         unknown = f" {len(exc.paths)} of the paths not listed as visible may be visible too (their outcome is unknown)."
     if failed:
-        _take_back(hub, bucket_id, visible, existed, counter)
+        _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
         raise _commit_error(
             bucket_id, f"the output {directory or '(bucket root)'}", failed, visible, paths + [location],
             previous_intact=True,
@@ -315,117 +342,285 @@ def commit_output(
             ),
         )
 
-    # 2. re-read the commit point: a concurrent writer may have committed since we started
-    current = read_manifest(hub, bucket_id, directory)
-    replaced: str | None = None
-    if _changed(start_manifest, current):
-        replaced = current.commit_id if current is not None else None
-        logger.warning(
-            "a concurrent commit of %s (%s) was made while this output was written; it is replaced whole",
-            directory, replaced or "its manifest was removed",
-        )
-    new_paths = set(paths)
-    listed = list(files)
-    retire: set[str] = set()
-    for old in {id(m): m for m in (start_manifest, current) if m is not None}.values():
-        retire.update(old.retire)
-        if mode == "overwrite" or old is not start_manifest:
-            retire.update(old.paths)
-        if old.location and old.location != location:
-            retire.add(old.location)  # the previous release's inner manifest
-    legacy = legacy_manifest_path(directory)
-    if legacy != location:
-        retire.add(legacy)
-    manifest_files = [ManifestFile(f.path, f.result.size, f.result.xet_hash, f.result.rows) for f in files]
-    if mode == "append" and start_manifest is not None:
-        kept = [f for f in start_manifest.files if f.path not in new_paths]
-        manifest_files += kept
-        retire -= {f.path for f in kept}
-    retire -= new_paths
-    retire.discard(location)
-    # only what exists is still to retire (keeps the list from growing across commits)
-    existing = {str(e.get("path")) for e in hub.paths_info(bucket_id, sorted(retire))} if retire else set()
-    retire_now = sorted(retire & existing)
-
-    # 3. the commit point
+    # 2. the commit point as it is now (a concurrent writer may have committed since we started),
+    # the manifest built and stored, then the commit point checked once more right before it is
+    # replaced: the Hub has no conditional write, so this check-then-register is kept as short as
+    # one paths-info round trip (the manifest is stored before the check, not after it)
     manifest_record: StoredFile | None = None
-    if store_manifest is not None:
-        manifest = Manifest.new(directory, manifest_files, retire_now, manifest_fields)
-        unknown = False
+    replaced: str | None = None
+    seen_change = False
+    try:
+        for _attempt in range(_POINT_CHECKS):
+            point = _point(hub, bucket_id, directory)
+            current = read_manifest(hub, bucket_id, directory)
+            if _changed(start_manifest, current):
+                seen_change = True
+                replaced = current.commit_id if current is not None else None
+                logger.warning(
+                    "a concurrent commit of %s (%s) was made while this output was written; it is replaced whole",
+                    directory, replaced or "its manifest was removed",
+                )
+            manifest_files, retire_now = _plan(
+                hub, bucket_id, directory, files, start_manifest, current, mode, location, replaces_point=store_manifest is not None
+            )
+            if store_manifest is None:
+                break
+            manifest = Manifest.new(directory, manifest_files, list(retire_now), manifest_fields, retire_now)
+            try:
+                manifest_record = store_manifest(location, manifest.to_bytes())
+            except BucketSinkError as exc:  # storing the manifest failed: nothing of the commit point exists
+                _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
+                raise _commit_error(
+                    bucket_id, f"the output {directory or '(bucket root)'}", {location: f"storing the manifest failed ({exc})"},
+                    visible, paths + [location], previous_intact=True,
+                    previous_note="The commit point (manifest) was not written: a reader following the manifest still sees "
+                    "the previous version whole.",
+                ) from exc
+            if _point(hub, bucket_id, directory) == point:
+                break
+            seen_change = True
+            logger.warning("the commit point of %s moved while this commit was prepared; preparing it again", directory)
+
+    except CommitError:
+        raise
+    except BucketSinkError as exc:  # the Hub could not be asked about the commit point: not written
+        _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
+        raise _commit_error(
+            bucket_id, f"the output {directory or '(bucket root)'}", {location: f"preparing the commit point failed ({exc})"},
+            visible, paths + [location], previous_intact=True,
+            previous_note="The commit point (manifest) was not written: a reader following the manifest still sees "
+            "the previous version whole.",
+        ) from exc
+
+    # 3. the commit point: the manifest registered alone
+    registered_at = time.monotonic()
+    if manifest_record is not None:
+        unknown_point = False
         try:
-            manifest_record = store_manifest(location, manifest.to_bytes())
             applied, failed = _send(hub, bucket_id, [manifest_record.registration(mtime)])
         except _Unconfirmed as exc:
-            applied, failed, unknown = [], {location: exc.reason}, True
-        except BucketSinkError as exc:  # storing the manifest failed: nothing of the commit point exists
-            applied, failed = [], {location: f"storing the manifest failed ({exc})"}
+            applied, failed, unknown_point = [], {location: exc.reason}, True
         counter[0] += 1
         if failed:
-            if not unknown:
-                _take_back(hub, bucket_id, visible, existed, counter)
+            if not unknown_point:
+                _take_back(hub, bucket_id, directory, visible, existed, ours, counter)
             raise _commit_error(
                 bucket_id, f"the output {directory or '(bucket root)'}", failed, visible, paths + [location],
-                previous_intact=not unknown,
+                previous_intact=not unknown_point,
                 previous_note=(
                     "Whether the commit point (manifest) was written is UNKNOWN: readers following it see either "
                     "the previous version or this one, whole; all new data files are registered."
-                    if unknown else
+                    if unknown_point else
                     "The commit point (manifest) was not written: a reader following the manifest still sees "
                     "the previous version whole."
                 ),
             )
         visible.extend(applied)
-        # a concurrent writer that registered its manifest just after ours won: our files that
-        # it does not list are no output's files any more, so take them back and say so
-        after = read_manifest(hub, bucket_id, directory)
-        if after is not None and after.location_hash != manifest_record.result.xet_hash:
-            orphans = [p for p in paths if p not in after.paths]
-            logger.warning(
-                "the output %s was replaced by a concurrent commit (%s) right after this one; %d file(s) of this "
-                "commit that it does not list are removed", directory, after.commit_id, len(orphans),
-            )
-            lost_visible = list(orphans)
-            _take_back(hub, bucket_id, lost_visible, set(), counter)
-            extra = {"replaced_by": after.commit_id, "orphans_left": tuple(lost_visible)}
-            return CommitReport(
-                bucket_id, tuple(p for p in visible if p not in set(orphans) - set(lost_visible)), (), location,
-                manifest_record, counter[0], (), replaced, start_manifest, extra,
-            )
+    # the time one check-then-register took us: a concurrent writer whose check ran before our
+    # registration registers within about that time, so the last check waits that long (x2)
+    window = time.monotonic() - registered_at
 
-    # 4. retirements, after the commit point; a failure leaves them listed for the next writer
+    # 4. retirements, after the commit point, only while the commit point is still ours, and only
+    # of paths that still hold the bytes the retired output listed (never another writer's file)
     retired: list[str] = []
-    pending: tuple[str, ...] = ()
-    if retire_now:
+    pending: list[str] = []
+    superseded: Manifest | None = None
+    lost = False
+    left: list[str] = []
+    for start in range(0, len(retire_now), BATCH_LIMIT):
+        if manifest_record is not None and not _still_ours(hub, bucket_id, location, manifest_record):
+            lost, superseded = True, read_manifest(hub, bucket_id, directory)
+            pending.extend(p for p in list(retire_now)[start:] if p not in set(retired))
+            break
+        chunk = dict(list(retire_now.items())[start : start + BATCH_LIMIT])
         try:
-            failed = _register_all(hub, bucket_id, [Deletion(p) for p in retire_now], retired, counter)
+            now = {str(e.get("path")): e.get("xetHash") for e in hub.paths_info(bucket_id, list(chunk))}
+            targets = [p for p, h in chunk.items() if p in now and (h is None or now[p] == h)]
+            left.extend(p for p in chunk if p in now and p not in set(targets))
+            failed = _register_all(hub, bucket_id, [Deletion(p) for p in targets], retired, counter)
         except (_Unconfirmed, BucketSinkError) as exc:  # committed already: the next writer retires the rest
-            failed = {p: str(exc) for p in retire_now if p not in set(retired)}
+            failed = {p: str(exc) for p in chunk if p not in set(retired)}
         if failed:
-            pending = tuple(p for p in retire_now if p not in set(retired))
+            pending.extend(p for p in retire_now if p not in set(retired) and p not in set(left))
             logger.warning(
                 "the output %s is committed, but %d file(s) of the previous version could not be removed yet (%s); "
                 "they are listed in the manifest and the next write retires them",
                 directory, len(pending), _reasons(failed),
             )
+            break
+    if left:
+        logger.warning(
+            "%d path(s) of the previous output of %s hold other bytes than it listed (written since by someone "
+            "else); they are left alone: %s", len(left), directory, ", ".join(left[:5]),
+        )
+
+    # 5. the last check: did a concurrent commit point replace ours right after it?
+    if manifest_record is not None and not lost:
+        time.sleep(max(0.0, min(_SETTLE_MAX, 2 * window - (time.monotonic() - registered_at))))
+        if not _still_ours(hub, bucket_id, location, manifest_record):
+            lost, superseded = True, read_manifest(hub, bucket_id, directory)
+    unlisted: tuple[str, ...] = ()
+    superseded_by: str | None = None
+    if manifest_record is not None and lost:
+        # we lost: the winner's commit point describes the output. Our files it does not list are
+        # nobody's: taken back while they hold our bytes; the winner's files we touched are restored
+        superseded_by = superseded.commit_id if superseded is not None else "(its manifest was removed)"
+        winner = {f.path: f.xet_hash for f in superseded.files} if superseded is not None else {}
+        mine = [p for p in paths if p not in winner and p in set(visible)]
+        removed, remaining = _delete_if(hub, bucket_id, {p: ours[p] for p in mine}, counter)
+        _restore(hub, bucket_id, {p: h for p, h in winner.items() if p in ours or p in set(retired)}, mtime, counter)
+        unlisted = tuple(remaining)
+        taken = set(removed)
+        visible = [p for p in visible if p not in taken and p != location]
+        logger.warning(
+            "the output %s was replaced by a concurrent commit (%s) right after this one; %d file(s) of this commit "
+            "that it does not list were removed%s", directory, superseded_by, len(taken),
+            f", {len(unlisted)} could not be and stay unlisted: {', '.join(unlisted[:5])}" if unlisted else "",
+        )
+    elif seen_change and manifest_record is not None:
+        # a concurrent writer's data lines may have re-registered some of our paths after ours:
+        # point them at the bytes our (winning) manifest lists, so a listing reader agrees with it
+        _restore(hub, bucket_id, ours, mtime, counter, {f.path: f.content_type for f in files})
+
+    if untracked:
+        logger.warning(
+            "%s held %d file(s) that no commit point of hf-bucket-sink lists (e.g. %s); an overwrite retires only "
+            "files a previous commit listed, so they are left as they were. Delete them yourself if they belong "
+            "to an older output (e.g. `hf buckets rm -r`).", directory or "(bucket root)", len(untracked),
+            ", ".join(untracked[:3]),
+        )
     return CommitReport(
         bucket_id, tuple(visible), tuple(retired), location if manifest_record is not None else None,
-        manifest_record, counter[0], pending, replaced, start_manifest,
+        manifest_record, counter[0], tuple(pending), replaced, start_manifest,
+        superseded_by=superseded_by, unlisted=unlisted, untracked=untracked,
     )
 
 
-def _take_back(hub: HubClient, bucket_id: str, visible: list[str], existed: set[str], counter: list[int]) -> None:
-    """Best effort, before the commit point only: delete the visible paths that held nothing before; updates ``visible``."""
+#: times the commit point is prepared again when it moves while being prepared
+_POINT_CHECKS = 5
+#: longest wait before the last check (seconds): 2x one check-then-register of ours
+_SETTLE_MAX = 2.0
+
+
+def _point(hub: HubClient, bucket_id: str, directory: str) -> dict[str, Any]:
+    """The commit point's identity: the Xet hash of the manifest beside the directory and of the legacy one inside."""
+    candidates = sorted({manifest_path(directory), legacy_manifest_path(directory)})
+    return {str(e.get("path")): e.get("xetHash") for e in hub.paths_info(bucket_id, candidates)}
+
+
+def _still_ours(hub: HubClient, bucket_id: str, location: str, record: StoredFile) -> bool:
+    found = hub.paths_info(bucket_id, [location])
+    return bool(found) and found[0].get("xetHash") == record.result.xet_hash
+
+
+def _plan(
+    hub: HubClient,
+    bucket_id: str,
+    directory: str,
+    files: Sequence[StoredFile],
+    start_manifest: Manifest | None,
+    current: Manifest | None,
+    mode: str,
+    location: str,
+    *,
+    replaces_point: bool,
+) -> tuple[list[ManifestFile], dict[str, str | None]]:
+    """The new manifest's files, and what it retires: path -> the Xet hash the retired output listed (None: any)."""
+    new_paths = {f.path for f in files}
+    retire: dict[str, str | None] = {}
+    for old in {id(m): m for m in (start_manifest, current) if m is not None}.values():
+        for p in old.retire:
+            retire.setdefault(p, old.retire_hashes.get(p))
+        if mode == "overwrite" or old is not start_manifest:
+            for f in old.files:
+                retire[f.path] = f.xet_hash
+        if old.location and old.location != location:
+            retire[old.location] = old.location_hash  # the previous release's inner manifest
+    if current is not None and current.location == location:
+        left_over = read_left_over(hub, bucket_id, directory)  # an older release's inner manifest of ours
+        if left_over is not None:
+            retire.setdefault(left_over.location, left_over.location_hash)
+    manifest_files = [ManifestFile(f.path, f.result.size, f.result.xet_hash, f.result.rows) for f in files]
+    if mode == "append" and start_manifest is not None:
+        kept = [f for f in start_manifest.files if f.path not in new_paths]
+        manifest_files += kept
+        for f in kept:
+            retire.pop(f.path, None)
+    for p in new_paths | {location}:
+        retire.pop(p, None)
+    if not replaces_point and current is not None and current.location == location:
+        # no new commit point (manifest=False): the old one would go on describing other files
+        retire[location] = current.location_hash
+    # only what exists is still to retire (keeps the list from growing across commits)
+    existing = {str(e.get("path")) for e in hub.paths_info(bucket_id, sorted(retire))} if retire else set()
+    return manifest_files, {p: retire[p] for p in sorted(retire) if p in existing}
+
+
+def _delete_if(hub: HubClient, bucket_id: str, expected: Mapping[str, str], counter: list[int]) -> tuple[list[str], list[str]]:
+    """Delete the paths that still hold the expected Xet hash; returns (deleted, still holding it but not deleted)."""
+    if not expected:
+        return [], []
+    removed: list[str] = []
+    try:
+        now = {str(e.get("path")): e.get("xetHash") for e in hub.paths_info(bucket_id, sorted(expected))}
+        targets = [p for p in sorted(expected) if now.get(p) == expected[p]]
+        failed = _register_all(hub, bucket_id, [Deletion(p) for p in targets], removed, counter)
+    except (_Unconfirmed, BucketSinkError) as exc:  # the caller's outcome matters more; say what stays
+        logger.warning("removing %d file(s) failed: %s", len(expected), exc)
+        return removed, [p for p in sorted(expected) if p not in set(removed)]
+    if failed:
+        logger.warning("%d file(s) could not be removed: %s", len(failed), _reasons(failed))
+    gone = set(removed)
+    return removed, [p for p in targets if p not in gone]
+
+
+def _restore(
+    hub: HubClient,
+    bucket_id: str,
+    wanted: Mapping[str, str],
+    mtime: int,
+    counter: list[int],
+    content_types: Mapping[str, str] | None = None,
+) -> None:
+    """Point every path of ``wanted`` at its Xet hash again where it now points elsewhere (or nowhere)."""
+    types = content_types or {}
+    if not wanted:
+        return
+    try:
+        now = {str(e.get("path")): e.get("xetHash") for e in hub.paths_info(bucket_id, sorted(wanted))}
+        lines = [
+            FileRegistration(p, h, mtime, types.get(p) or content_type_for(p)) for p, h in sorted(wanted.items()) if now.get(p) != h
+        ]
+        if lines:
+            logger.warning("%d path(s) pointed at a concurrent writer's bytes; pointing them at the committed ones", len(lines))
+            failed = _register_all(hub, bucket_id, lines, [], counter)
+            if failed:
+                logger.warning("%d path(s) could not be restored: %s", len(failed), _reasons(failed))
+    except (_Unconfirmed, BucketSinkError) as exc:  # manifest readers read by hash anyway: say it, go on
+        logger.warning("restoring %d path(s) to the committed bytes failed: %s", len(wanted), exc)
+
+
+def _take_back(
+    hub: HubClient,
+    bucket_id: str,
+    directory: str,
+    visible: list[str],
+    existed: set[str],
+    ours: Mapping[str, str],
+    counter: list[int],
+) -> None:
+    """Before the commit point only: delete the visible paths that held nothing before, still hold our
+    bytes, and no commit point lists (a concurrent writer may have committed them); updates ``visible``."""
     fresh = [p for p in visible if p not in existed]
     if not fresh:
         return
-    removed: list[str] = []
     try:
-        failed = _register_all(hub, bucket_id, [Deletion(p) for p in fresh], removed, counter)
-    except (_Unconfirmed, BucketSinkError) as exc:  # the error being raised matters more; say what stays visible
+        current = read_manifest(hub, bucket_id, directory)
+    except BucketSinkError as exc:  # the error being raised matters more; what stays visible is said
         logger.warning("taking back %d new path(s) after a failed commit failed: %s", len(fresh), exc)
-        failed = {}
-    if failed:
-        logger.warning("%d new path(s) of a failed commit could not be taken back: %s", len(failed), _reasons(failed))
+        return
+    listed = current.paths if current is not None else frozenset()
+    removed, _ = _delete_if(hub, bucket_id, {p: ours[p] for p in fresh if p not in listed}, counter)
     gone = set(removed)
     visible[:] = [p for p in visible if p not in gone]
 
@@ -434,39 +629,3 @@ def _changed(before: Manifest | None, now: Manifest | None) -> bool:
     if before is None or now is None:
         return (before is None) != (now is None)
     return (before.location, before.location_hash) != (now.location, now.location_hash)
-
-
-def register(
-    hub: HubClient,
-    bucket_id: str,
-    files: Sequence[StoredFile],
-    *,
-    manifest: StoredFile | None = None,
-    delete_first: Sequence[str] = (),
-) -> CommitReport:
-    """Plain registration without a commit point (kept for callers of the previous release).
-
-    ``delete_first`` and ``manifest`` are still honoured in the old order; new code calls
-    :func:`commit_output`, which never deletes before the commit point.
-    """
-    mtime = now_ms()
-    visible: list[str] = []
-    counter = [0]
-    lines: list[Any] = [Deletion(p) for p in delete_first] + [f.registration(mtime) for f in sorted(files, key=lambda f: f.path)]
-    if manifest is not None:
-        lines_manifest: list[Any] = [manifest.registration(mtime)]
-    try:
-        failed = _register_all(hub, bucket_id, lines, visible, counter)
-        if not failed and manifest is not None:
-            failed = _register_all(hub, bucket_id, lines_manifest, visible, counter)
-    except _Unconfirmed as exc:
-        failed = {p: exc.reason + " (outcome unknown: it may be visible)" for p in exc.paths}
-    if failed:
-        all_paths = [line.path for line in lines] + ([manifest.path] if manifest is not None else [])
-        raise _commit_error(bucket_id, f"{len(files)} file(s)", failed, visible, all_paths,
-                            previous_intact=not visible, previous_note="")
-    deleted = tuple(p for p in visible if p in set(delete_first))
-    return CommitReport(
-        bucket_id, tuple(p for p in visible if p not in set(delete_first)), deleted,
-        manifest.path if manifest is not None else None, manifest, counter[0],
-    )

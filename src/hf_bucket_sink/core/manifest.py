@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hf_bucket_sink.core.hub import HubClient
-from hf_bucket_sink.errors import HubResponseError
+from hf_bucket_sink.errors import BucketFileNotFoundError, HubResponseError
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -37,6 +37,7 @@ __all__ = [
     "manifest_path",
     "legacy_manifest_path",
     "read_manifest",
+    "read_left_over",
     "normalize_directory",
 ]
 
@@ -93,6 +94,8 @@ class Manifest:
     fields: Mapping[str, Any] = field(default_factory=dict)
     location: str = ""
     location_hash: str | None = None
+    #: path in ``retire`` -> the Xet hash it held when it was listed (a later writer deletes it only then)
+    retire_hashes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def paths(self) -> frozenset[str]:
@@ -114,18 +117,28 @@ class Manifest:
                 {"path": _relative(f.path, self.directory), "size": f.size, "xetHash": f.xet_hash, "rows": f.rows}
                 for f in self.files
             ],
-            "retire": [_relative(p, self.directory) for p in self.retire],
+            "retire": [
+                {"path": _relative(p, self.directory), "xetHash": self.retire_hashes[p]} if self.retire_hashes.get(p)
+                else _relative(p, self.directory)
+                for p in self.retire
+            ],
         }
         return json.dumps(body, indent=1).encode()
 
     @classmethod
     def new(
-        cls, directory: str, files: Sequence[ManifestFile], retire: Sequence[str] = (), fields: Mapping[str, Any] | None = None
+        cls,
+        directory: str,
+        files: Sequence[ManifestFile],
+        retire: Sequence[str] = (),
+        fields: Mapping[str, Any] | None = None,
+        retire_hashes: Mapping[str, str | None] | None = None,
     ) -> Manifest:
         directory = normalize_directory(directory)
         return cls(
             directory, tuple(sorted(files, key=lambda f: f.path)), tuple(sorted(set(retire))), uuid.uuid4().hex,
             dict(fields or {}), manifest_path(directory),
+            retire_hashes={p: h for p, h in (retire_hashes or {}).items() if h},
         )
 
     @classmethod
@@ -140,14 +153,17 @@ class Manifest:
                 )
                 for item in body["files"]
             )
-            retire = tuple(directory + str(p) for p in body.get("retire", ()))
+            # a retire entry is a path, or {"path", "xetHash"}: the bytes it held when it was listed
+            entries = [p if isinstance(p, dict) else {"path": p} for p in body.get("retire", ())]
+            retire = tuple(directory + str(e["path"]) for e in entries)
+            retire_hashes = {directory + str(e["path"]): str(e["xetHash"]) for e in entries if e.get("xetHash")}
         except (ValueError, KeyError, TypeError) as exc:
             raise HubResponseError(
                 f"The manifest {location or directory!r} cannot be read ({exc}): it was not written by hf-bucket-sink "
                 "or is damaged. Delete it (the data files stay) and write the output again."
             ) from exc
         fields = {k: v for k, v in body.items() if k not in _RESERVED}
-        return cls(directory, files, retire, str(body.get("commit_id", "")), fields, location, location_hash)
+        return cls(directory, files, retire, str(body.get("commit_id", "")), fields, location, location_hash, retire_hashes)
 
 
 _RESERVED = frozenset(
@@ -171,19 +187,69 @@ def read_manifest(hub: HubClient, bucket_id: str, directory: str) -> Manifest | 
     candidates = [manifest_path(directory)]
     if legacy_manifest_path(directory) not in candidates:
         candidates.append(legacy_manifest_path(directory))
-    found = {str(e.get("path")): e for e in hub.paths_info(bucket_id, candidates)}
-    for location in candidates:
-        entry = found.get(location)
-        if entry is None:
-            continue
-        size = int(entry.get("size") or 0)
-        data = hub.read_range(bucket_id, location, 0, size)
-        if location != manifest_path(directory) and not _written_by_us(data):
-            # a _manifest.json inside the directory that no release of ours wrote: the user's own file
-            logger.debug("%s is not a manifest of ours; the directory has no commit point", location)
-            continue
-        return Manifest.from_bytes(data, directory, location=location, location_hash=entry.get("xetHash"))
-    return None
+    for _attempt in range(_READ_ATTEMPTS):
+        found = {str(e.get("path")): e for e in hub.paths_info(bucket_id, candidates)}
+        for location in candidates:
+            entry = found.get(location)
+            if entry is None:
+                continue
+            data = _read_version(hub, bucket_id, location, entry)
+            if data is None:
+                break  # replaced (or removed) since paths-info: look again
+            if location != manifest_path(directory) and not _written_by_us(data):
+                # a _manifest.json inside the directory that no release of ours wrote: the user's own file
+                logger.debug("%s is not a manifest of ours; the directory has no commit point", location)
+                continue
+            return Manifest.from_bytes(data, directory, location=location, location_hash=entry.get("xetHash"))
+        else:
+            return None
+    raise HubResponseError(
+        f"The commit point of {directory!r} in {bucket_id!r} changed {_READ_ATTEMPTS} times while it was being read: "
+        "another writer is committing this output right now. Retry in a moment."
+    )
+
+
+#: reads of a commit point that a concurrent commit keeps replacing, before giving up
+_READ_ATTEMPTS = 5
+
+
+def _read_version(hub: HubClient, bucket_id: str, location: str, entry: Mapping[str, Any]) -> bytes | None:
+    """The bytes of the version ``entry`` (a paths-info entry) names, or None once the path holds another one."""
+    size, xet_hash = int(entry.get("size") or 0), entry.get("xetHash")
+    try:
+        data = hub.read_range(bucket_id, location, 0, size, xet_hash=xet_hash)
+        if data is not None or xet_hash is None:
+            return data
+        # the Hub did not name the version it served, or served another: ask again which one is there
+        now = hub.paths_info(bucket_id, [location])
+        if not now or now[0].get("xetHash") != xet_hash:
+            return None
+        return hub.read_range(bucket_id, location, 0, size)
+    except BucketFileNotFoundError:  # removed since paths-info
+        return None
+    except HubResponseError:
+        # a size mismatch: replaced between paths-info and the read
+        now = hub.paths_info(bucket_id, [location])
+        if not now or now[0].get("xetHash") != xet_hash:
+            return None
+        raise
+
+
+def read_left_over(hub: HubClient, bucket_id: str, directory: str) -> Manifest | None:
+    """The previous release's inner ``dir/_manifest.json`` when it is one of ours (a commit retires it), else None.
+
+    A ``_manifest.json`` that no release of ours wrote is the user's file and is never retired.
+    """
+    location = legacy_manifest_path(directory)
+    if location == manifest_path(directory):
+        return None
+    found = hub.paths_info(bucket_id, [location])
+    if not found:
+        return None
+    data = _read_version(hub, bucket_id, location, found[0])
+    if data is None or not _written_by_us(data):
+        return None
+    return Manifest.from_bytes(data, directory, location=location, location_hash=found[0].get("xetHash"))
 
 
 def _written_by_us(data: bytes) -> bool:
