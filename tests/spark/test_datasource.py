@@ -5,6 +5,7 @@ Functions of this module run inside Spark's Python workers, so the module is pic
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -38,6 +39,26 @@ def _df(spark: Any, n: int = 1000, parts: int = 2, start: int = 0) -> Any:
 
 
 def _read_ids(spark: Any, hub: Any, uri: str) -> list[int]:
+    """What a manifest-following reader sees (the reader path of spark.read.format("hfbucket"), run in
+    this process so each check costs no Spark job; test_read_through_spark_* reads through Spark)."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    from hf_bucket_sink.engines.spark.datasource import HFBucketDataSource
+
+    source = HFBucketDataSource({"path": uri, "endpoint": hub.url, "token": hub.token})
+    reader = source.reader(StructType([StructField("id", LongType())]))
+    saved = os.environ.get("HF_TOKEN")
+    os.environ["HF_TOKEN"] = hub.token  # what a task resolves (the token option stays on the driver)
+    try:
+        return sorted(v for p in reader.partitions() for b in reader.read(p) for v in b.column("id").to_pylist())
+    finally:
+        if saved is None:
+            os.environ.pop("HF_TOKEN", None)
+        else:
+            os.environ["HF_TOKEN"] = saved
+
+
+def _spark_ids(spark: Any, hub: Any, uri: str) -> list[int]:
     rows = spark.read.format("hfbucket").option("endpoint", hub.url).load(uri).select("id").collect()
     return sorted(r.id for r in rows)
 
@@ -49,7 +70,7 @@ def test_round_trip_each_mode(spark: Any, spark_hub: Any) -> None:
     _df(spark).write.format("hfbucket").mode("overwrite").option("endpoint", ep).save(uri)
     first = _files(spark_hub, bucket)
     assert len(first) == 2 and all(p.endswith(".parquet") for p in first)  # one file per partition
-    assert _read_ids(spark, spark_hub, uri) == list(range(1000))
+    assert _spark_ids(spark, spark_hub, uri) == list(range(1000))
 
     _df(spark, start=1000).write.format("hfbucket").mode("append").option("endpoint", ep).save(uri)
     assert len(_files(spark_hub, bucket)) == 4

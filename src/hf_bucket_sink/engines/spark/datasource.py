@@ -327,7 +327,10 @@ class BucketArrowWriter(DataSourceArrowWriter):
         previous: Manifest | None = commit_module.UNREAD,
     ) -> None:
         self.opts = opts
-        self.previous = previous  # the output's manifest as the preflight read it (None: no committed output)
+        # the output's manifest as the preflight read it (None: no committed output); the UNREAD
+        # sentinel is compared by identity, which pickling does not keep, so a flag travels instead
+        self.previous_read = previous is not commit_module.UNREAD
+        self.previous = previous if self.previous_read else None
         self.write_id = write_id
         self.skip = skip  # if_exists="ignore" and the output exists: write and register nothing
         self.stashed = stashed
@@ -436,7 +439,7 @@ class BucketArrowWriter(DataSourceArrowWriter):
             raise AssertionError(f"two partitions produced the same file name under {self.opts.base}; nothing was registered")
         started = time.perf_counter()
         self.report = commit_output(hub, self.opts.base, files, if_exists=self.opts.if_exists, fmt=self.opts.format,
-                                    previous=self.previous)
+                                    previous=self.previous if self.previous_read else commit_module.UNREAD)
         logger.info(
             "hfbucket: registered %d file(s) from %d partition(s) under %s in %.2f s",
             len(files), len(by_partition), self.opts.base, time.perf_counter() - started,
@@ -673,11 +676,12 @@ class BucketReader(DataSourceReader):
         assert isinstance(partition, FilePartition)
         hub = HubClient(_process_credentials(self.endpoint, f"reading {partition.path}"))
         entry = RemoteEntry(partition.bucket_id, partition.path, partition.size, partition.xet_hash)
-        file_columns = [c for c in self.columns if c not in self.hive_names]
         row_filter = _conjunction(self.row_filters)
         with pa.PythonFile(RemoteFile(entry, _PinnedRanges(hub)), mode="r") as f:
             pf = pq.ParquetFile(f)
             meta = pf.metadata
+            stored = set(pf.schema_arrow.names)  # a column stored in the file wins over a folder name
+            file_columns = [c for c in self.columns if c in stored or c not in self.hive_names]
             lo, hi = partition.start, partition.end if partition.end is not None else partition.size
             groups = [i for i in range(meta.num_row_groups) if lo <= _row_group_start(meta.row_group(i)) < hi]
             if row_filter is not None and groups:
@@ -691,7 +695,8 @@ class BucketReader(DataSourceReader):
                 hive = self._hive_table(partition, table.num_rows)
                 if hive is not None:
                     for name in hive.column_names:
-                        table = table.append_column(name, hive[name])
+                        if name not in stored:
+                            table = table.append_column(name, hive[name])
                 yield from table.select(self.columns).to_batches()
 
 
