@@ -289,7 +289,14 @@ def _views(r: dict[str, Any]) -> str:
     parts = []
     for name, view in r["reader"].items():
         seq = " → ".join(dict.fromkeys(c for _, c, _ in view["sequence"]))  # classes in the order first seen
-        parts.append(f"{name}: {seq}{' **(mixed)**' if view['mixed'] else ''}")
+        mixed = ""
+        if view["mixed"]:
+            # how long the mix was seen: from its first observation to the next different one
+            steps = view["sequence"]
+            i = next(k for k, (_, c, _) in enumerate(steps) if c == "mix")
+            until = next((t for t, c, _ in steps[i:] if c != "mix"), None)
+            mixed = f" **(mixed for {until - steps[i][0]:.2f} s)**" if until is not None else " **(mixed at the end)**"
+        parts.append(f"{name}: {seq}{mixed}")
     return "; ".join(parts)
 
 
@@ -334,9 +341,11 @@ def markdown(res: dict[str, Any], note: str) -> str:
         "Peak RSS per task is the largest RSS of any Python worker Spark forked during the overwrite (one worker "
         "runs one task at a time; local mode also runs the driver-side planner and commit in such workers). "
         "`pyspark_huggingface` holds each output file in memory (500 MB files by default) and uploads it at the "
-        "end; `hfbucket` streams each row group to Xet as it is encoded. Its listing view shows old and new files "
-        "together between the data registration and the retirement of the old files; the manifest view (what "
-        "`spark.read.format(\"hfbucket\")` and the project's scans read) moves from old to new in one step.",
+        "end; `hfbucket` streams each row group to Xet as it is encoded. By design both writers' listings can show "
+        "old and new files together: `pyspark_huggingface` between its copy call and its delete call, `hfbucket` "
+        "between the data registration and the retirement of the old files after its commit point. The manifest "
+        "view (what `spark.read.format(\"hfbucket\")` and the project's scans read) can only move from old to new "
+        "in one step; the tables say what the poller saw in these runs (a short window can fall between polls).",
         "",
         "<details><summary>raw figures</summary>",
         "",
@@ -369,8 +378,13 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--note", default="machine shared with other work: noisy", help="how the machine was, for the doc")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--from-json", type=Path, default=None, help="render the doc from a saved run's output, run nothing")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.from_json:
+        text = args.from_json.read_text()
+        write_doc(markdown(json.loads(text[text.index("{"):text.rindex("}") + 1]), args.note))
+        return
     if args.child:
         result = _child(args.child, args.rows, args.partitions, args.seed_rows, Path(args.workdir) / "run")
         print(json.dumps(result))

@@ -22,6 +22,13 @@ How Spark's callbacks map onto the project's upload-then-register design:
   registers every file through :func:`commit_output` (the commit module). ``abort()`` registers
   nothing.
 
+Reading (``HFBucketDataSource.schema()`` / ``reader()`` on the driver, ``BucketReader.read()`` in
+tasks): the files a folder's manifest lists at their Xet hashes (else a listing), one input
+partition per file or per ``split_size`` byte range of a large file, ``key=value`` folders as
+columns, and (:class:`BucketFilteringReader`) Spark's filters where Arrow gives the same rows:
+hive filters drop files on the driver, the others prune row groups by statistics and filter the
+rows read. A task reads the version it was planned with, also after an overwrite retired it.
+
 Spark 4 refuses ``mode("error")`` and ``mode("ignore")`` for Python data sources
 (``UNSUPPORTED_DATA_SOURCE_SAVE_MODE``) and its ``partitionBy()`` never reaches them (the write
 fails with "partitioning columns do not match"). Hence the options ``if_exists`` (with
@@ -65,7 +72,6 @@ from hf_bucket_sink.core.manifest import Manifest
 from hf_bucket_sink.core.paths import BucketPath
 from hf_bucket_sink.core.upload import manifest_storer
 from hf_bucket_sink.errors import AuthenticationError, BucketFileExistsError, InvalidOptionError
-from hf_bucket_sink.polars.cdc import TellingFile, arrow_row_groups, cdc_options, portable_schema
 
 __all__ = [
     "HFBucketDataSource",
@@ -153,6 +159,8 @@ class SparkWriteOptions:
             raise InvalidOptionError(
                 f"mode('overwrite') and if_exists={if_exists!r} contradict each other; use mode('append') with if_exists."
             )
+        from hf_bucket_sink.polars.cdc import cdc_options  # imports Polars: only where it is used
+
         cdc = cdc_options(_bool(options, "content_defined_chunking") or None)
         if fmt != "parquet" and (cdc or "compression" in keys):
             raise InvalidOptionError("compression and content_defined_chunking are Parquet options; format is " + fmt + ".")
@@ -261,6 +269,9 @@ class _Encoder:
 
     def __init__(self, opts: SparkWriteOptions, file: Any) -> None:
         self.opts = opts
+        # Polars is imported by the tasks that write, not by every Spark worker that loads this module
+        from hf_bucket_sink.polars.cdc import TellingFile
+
         self.gate = TellingFile(file)
         self.rows = 0
         self._parquet: Any = None
@@ -270,6 +281,8 @@ class _Encoder:
     def write(self, table: Any) -> None:
         if self.opts.format == "parquet":
             import pyarrow.parquet as pq
+
+            from hf_bucket_sink.polars.cdc import arrow_row_groups, portable_schema
 
             if self._parquet is None:
                 self._schema = portable_schema(table.schema)
