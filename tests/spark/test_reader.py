@@ -165,3 +165,19 @@ def test_pushdown_can_be_switched_off(hub: Any) -> None:
     source = _source(hub, uri, pushFilters="false")
     reader = source.reader(source.schema())
     assert not isinstance(reader, BucketFilteringReader)  # Spark refuses a pushFilters reader when its conf is off
+
+
+def test_a_column_stored_in_the_file_wins_over_its_folder_name(hub: Any) -> None:
+    import io
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int64()), "k": pa.array([5, 5], pa.int64())}), sink)
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.batch_bucket_files(f"{hub.user}/r", add=[(sink.getvalue(), "coll/k=1/f.parquet")])  # a folder that disagrees
+    source = _source(hub, _uri(hub, "coll"))
+    schema = source.schema()
+    assert schema.simpleString() == "struct<id:bigint,k:bigint>"  # one k: the file's
+    assert _read_all(source.reader(schema)).to_pylist() == [{"id": 1, "k": 5}, {"id": 2, "k": 5}]
+    reader = source.reader(schema)
+    assert list(reader.pushFilters([d.EqualTo(("k",), 5)])) == []  # a row filter, not a folder filter
+    assert _read_all(reader).to_pylist() == [{"id": 1, "k": 5}, {"id": 2, "k": 5}]

@@ -62,7 +62,7 @@ from pyspark.sql.datasource import (
     InputPartition,
     WriterCommitMessage,
 )
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
 from hf_bucket_sink.core import commit as commit_module
 from hf_bucket_sink.core.commit import CommitReport, StoredFile
@@ -475,6 +475,9 @@ class BucketArrowWriter(DataSourceArrowWriter):
 #: range (Spark's own Parquet reader splits by ``spark.sql.files.maxPartitionBytes``, 128 MiB, the same way)
 DEFAULT_SPLIT_SIZE = 128 * 1024 * 1024
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+#: field metadata of the schema ``schema()`` infers: True on hive columns, False on the file's own
+#: columns, so the reader knows which is which without reading a footer on the driver
+HIVE_FIELD = "hfbucket_hive"
 _READ_KNOWN = {"path", "token", "endpoint", "format", "split_size", "pushfilters"}
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
 
@@ -523,7 +526,7 @@ def _hive_fields(files: Sequence[FilePartition], taken: set[str]) -> list[Any]:
         if key in taken:  # a column stored in the files wins over a folder name
             continue
         integral = bool(seen) and all(_INTEGER.fullmatch(v) for v in seen)
-        out.append(StructField(key, LongType() if integral else StringType(), True))
+        out.append(StructField(key, LongType() if integral else StringType(), True, metadata={HIVE_FIELD: True}))
     return out
 
 
@@ -652,7 +655,9 @@ class BucketReader(DataSourceReader):
         self.endpoint = endpoint
         self.columns = list(schema.fieldNames())
         self.types = {f.name: f.dataType for f in schema.fields}
-        self.hive_names = {k for f in self.files for k, _ in f.hive}
+        marked = {f.name: bool(f.metadata.get(HIVE_FIELD)) for f in schema.fields if HIVE_FIELD in (f.metadata or {})}
+        # a schema of ours says which columns come from folders; a schema of yours: every folder key does
+        self.hive_names = {n for n, hive in marked.items() if hive} if marked else {k for f in self.files for k, _ in f.hive}
         self.split_size = split_size
         self.row_filters: list[Any] = []  # pyarrow expressions on file columns (exact)
         self.file_filters: list[Any] = []  # pyarrow expressions on hive columns (exact, per file)
@@ -817,7 +822,10 @@ class HFBucketDataSource(DataSource):
         first = files[0]
         entry = RemoteEntry(first.bucket_id, first.path, first.size, first.xet_hash)
         with pa.PythonFile(RemoteFile(entry, ResolveRanges(hub)), mode="r") as f:
-            schema = _arrow_to_spark(pq.read_schema(f))
+            stored = _arrow_to_spark(pq.read_schema(f))
+        schema = StructType([
+            StructField(x.name, x.dataType, x.nullable, metadata={**(x.metadata or {}), HIVE_FIELD: False}) for x in stored.fields
+        ])
         for extra in _hive_fields(files, set(schema.fieldNames())):
             schema = schema.add(extra)
         return schema
