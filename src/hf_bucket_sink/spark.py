@@ -26,17 +26,33 @@ if not os.environ.get("JAVA_HOME"):
 
 from hf_bucket_sink.engines.spark.datasource import (  # noqa: E402  (after JAVA_HOME is set)
     BucketArrowWriter,
+    BucketFilteringReader,
     BucketReader,
     HFBucketDataSource,
     TaskFiles,
 )
 from hf_bucket_sink.errors import InvalidOptionError  # noqa: E402
 
-__all__ = ["register", "save", "prepare_java_home", "HFBucketDataSource", "BucketArrowWriter", "BucketReader", "TaskFiles"]
+__all__ = ["register", "save", "FILTER_PUSHDOWN_CONF", "prepare_java_home", "HFBucketDataSource", "BucketArrowWriter", "BucketReader", "BucketFilteringReader", "TaskFiles"]
 
 
-def register(spark: Any) -> None:
-    """Register the ``hfbucket`` data source in ``spark`` (a ``SparkSession``)."""
+#: Spark's switch for ``pushFilters`` of Python data sources (off by default in pyspark 4.1-4.3)
+FILTER_PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
+
+
+def register(spark: Any, *, filter_pushdown: bool = True) -> None:
+    """Register the ``hfbucket`` data source in ``spark`` (a ``SparkSession``).
+
+    >>> register(spark)
+    >>> spark.read.format("hfbucket").load("hf://buckets/me/b/events/").where("year = 2024 AND id > 10")
+
+    With ``filter_pushdown`` (default) it also sets ``spark.sql.python.filterPushdown.enabled``
+    for the session, so filters reach the reader (hive folders pruned on the driver, row groups
+    by their statistics). Spark refuses a reader that takes filters while that setting is off;
+    a read with ``.option("pushFilters", "false")`` works either way.
+    """
+    if filter_pushdown:
+        spark.conf.set(FILTER_PUSHDOWN_CONF, "true")
     spark.dataSource.register(HFBucketDataSource)
 
 

@@ -22,6 +22,13 @@ How Spark's callbacks map onto the project's upload-then-register design:
   registers every file through :func:`commit_output` (the commit module). ``abort()`` registers
   nothing.
 
+Reading (``HFBucketDataSource.schema()`` / ``reader()`` on the driver, ``BucketReader.read()`` in
+tasks): the files a folder's manifest lists at their Xet hashes (else a listing), one input
+partition per file or per ``split_size`` byte range of a large file, ``key=value`` folders as
+columns, and (:class:`BucketFilteringReader`) Spark's filters where Arrow gives the same rows:
+hive filters drop files on the driver, the others prune row groups by statistics and filter the
+rows read. A task reads the version it was planned with, also after an overwrite retired it.
+
 Spark 4 refuses ``mode("error")`` and ``mode("ignore")`` for Python data sources
 (``UNSUPPORTED_DATA_SOURCE_SAVE_MODE``) and its ``partitionBy()`` never reaches them (the write
 fails with "partitioning columns do not match"). Hence the options ``if_exists`` (with
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -54,21 +62,22 @@ from pyspark.sql.datasource import (
     InputPartition,
     WriterCommitMessage,
 )
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
 from hf_bucket_sink.core import commit as commit_module
 from hf_bucket_sink.core.commit import CommitReport, StoredFile
 from hf_bucket_sink.core.credentials import HubCredentials, resolve_credentials
 from hf_bucket_sink.core.hub import HubClient
+from hf_bucket_sink.core.manifest import Manifest
 from hf_bucket_sink.core.paths import BucketPath
 from hf_bucket_sink.core.upload import manifest_storer
 from hf_bucket_sink.errors import AuthenticationError, BucketFileExistsError, InvalidOptionError
-from hf_bucket_sink.polars.cdc import TellingFile, arrow_row_groups, cdc_options, portable_schema
 
 __all__ = [
     "HFBucketDataSource",
     "BucketArrowWriter",
     "BucketReader",
+    "BucketFilteringReader",
     "TaskFiles",
     "FilePartition",
     "commit_output",
@@ -150,6 +159,8 @@ class SparkWriteOptions:
             raise InvalidOptionError(
                 f"mode('overwrite') and if_exists={if_exists!r} contradict each other; use mode('append') with if_exists."
             )
+        from hf_bucket_sink.polars.cdc import cdc_options  # imports Polars: only where it is used
+
         cdc = cdc_options(_bool(options, "content_defined_chunking") or None)
         if fmt != "parquet" and (cdc or "compression" in keys):
             raise InvalidOptionError("compression and content_defined_chunking are Parquet options; format is " + fmt + ".")
@@ -216,12 +227,15 @@ def _process_credentials(endpoint: str, what: str) -> HubCredentials:
 
 
 def commit_output(
-    hub: HubClient, base: BucketPath, files: Sequence[StoredFile], *, if_exists: str, fmt: str = "parquet"
+    hub: HubClient, base: BucketPath, files: Sequence[StoredFile], *, if_exists: str, fmt: str = "parquet",
+    previous: Manifest | None = commit_module.UNREAD,
 ) -> CommitReport:
     """Make ``files`` the output under ``base``: THE one call into the commit module.
 
     The commit point is the output's manifest beside the folder (core/commit.py): ``overwrite``
     retires the previous output only after it; ``append`` lists old and new files together.
+    ``previous``: the manifest the preflight read (saves a round trip, and a commit made by someone
+    else since then is detected and replaced whole).
     Raises :class:`~hf_bucket_sink.CommitError` with ``.visible`` / ``.previous_intact``.
     """
     access = hub.xet_token(base.bucket_id, write=True)
@@ -231,6 +245,7 @@ def commit_output(
         mode="overwrite" if if_exists == "overwrite" else "append",
         manifest_fields={"format": fmt, "writer": "hf_bucket_sink.spark"},
         store_manifest=manifest_storer(hub, base.bucket_id, access),
+        previous=previous,
     )
 
 
@@ -254,6 +269,9 @@ class _Encoder:
 
     def __init__(self, opts: SparkWriteOptions, file: Any) -> None:
         self.opts = opts
+        # Polars is imported by the tasks that write, not by every Spark worker that loads this module
+        from hf_bucket_sink.polars.cdc import TellingFile
+
         self.gate = TellingFile(file)
         self.rows = 0
         self._parquet: Any = None
@@ -263,6 +281,8 @@ class _Encoder:
     def write(self, table: Any) -> None:
         if self.opts.format == "parquet":
             import pyarrow.parquet as pq
+
+            from hf_bucket_sink.polars.cdc import arrow_row_groups, portable_schema
 
             if self._parquet is None:
                 self._schema = portable_schema(table.schema)
@@ -315,8 +335,15 @@ def _hive_dir(keys: Sequence[str], values: Sequence[Any]) -> str:
 class BucketArrowWriter(DataSourceArrowWriter):
     """Spark's writer object: pickled into every task (without a token), and unpickled for commit/abort."""
 
-    def __init__(self, opts: SparkWriteOptions, write_id: str, *, skip: bool = False, stashed: bool = False) -> None:
+    def __init__(
+        self, opts: SparkWriteOptions, write_id: str, *, skip: bool = False, stashed: bool = False,
+        previous: Manifest | None = commit_module.UNREAD,
+    ) -> None:
         self.opts = opts
+        # the output's manifest as the preflight read it (None: no committed output); the UNREAD
+        # sentinel is compared by identity, which pickling does not keep, so a flag travels instead
+        self.previous_read = previous is not commit_module.UNREAD
+        self.previous = previous if self.previous_read else None
         self.write_id = write_id
         self.skip = skip  # if_exists="ignore" and the output exists: write and register nothing
         self.stashed = stashed
@@ -424,7 +451,8 @@ class BucketArrowWriter(DataSourceArrowWriter):
         if len(set(paths)) != len(paths):
             raise AssertionError(f"two partitions produced the same file name under {self.opts.base}; nothing was registered")
         started = time.perf_counter()
-        self.report = commit_output(hub, self.opts.base, files, if_exists=self.opts.if_exists, fmt=self.opts.format)
+        self.report = commit_output(hub, self.opts.base, files, if_exists=self.opts.if_exists, fmt=self.opts.format,
+                                    previous=self.previous if self.previous_read else commit_module.UNREAD)
         logger.info(
             "hfbucket: registered %d file(s) from %d partition(s) under %s in %.2f s",
             len(files), len(by_partition), self.opts.base, time.perf_counter() - started,
@@ -443,15 +471,168 @@ class BucketArrowWriter(DataSourceArrowWriter):
 
 # -- reading -------------------------------------------------------------------------------------------
 
+#: a file larger than this is read by several tasks, each taking the row groups that start in its byte
+#: range (Spark's own Parquet reader splits by ``spark.sql.files.maxPartitionBytes``, 128 MiB, the same way)
+DEFAULT_SPLIT_SIZE = 128 * 1024 * 1024
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+#: field metadata of the schema ``schema()`` infers: True on hive columns, False on the file's own
+#: columns, so the reader knows which is which without reading a footer on the driver
+HIVE_FIELD = "hfbucket_hive"
+_READ_KNOWN = {"path", "token", "endpoint", "format", "split_size", "pushfilters"}
+_INTEGER = re.compile(r"[+-]?\d{1,18}")
+
 
 @dataclass(frozen=True)
 class FilePartition(InputPartition):
-    """One input partition: one Parquet file (bucket id, path, size, Xet hash)."""
+    """One input partition: the row groups of one Parquet file that start in ``[start, end)``.
+
+    ``end=None`` is the whole file; ``hive`` the file's ``key=value`` folders (raw values, None for
+    ``__HIVE_DEFAULT_PARTITION__``). The file is read at ``xet_hash``, the version the listing or
+    the manifest named.
+    """
 
     bucket_id: str
     path: str
     size: int
     xet_hash: str
+    start: int = 0
+    end: int | None = None
+    hive: tuple[tuple[str, str | None], ...] = ()
+
+
+def _hive_pairs(relative: str) -> tuple[tuple[str, str | None], ...]:
+    from urllib.parse import unquote
+
+    pairs = []
+    for part in relative.split("/")[:-1]:
+        if "=" in part:
+            key, value = part.split("=", 1)
+            pairs.append((unquote(key), None if value == HIVE_NULL else unquote(value)))
+    return tuple(pairs)
+
+
+def _hive_fields(files: Sequence[FilePartition], taken: set[str]) -> list[Any]:
+    """Partition columns of ``key=value`` folders: ``long`` when every value is an integer, else ``string``."""
+    from pyspark.sql.types import LongType, StringType, StructField
+
+    values: dict[str, list[str]] = {}
+    for f in files:
+        for key, value in f.hive:
+            values.setdefault(key, [])
+            if value is not None:
+                values[key].append(value)
+    out = []
+    for key, seen in values.items():
+        if key in taken:  # a column stored in the files wins over a folder name
+            continue
+        integral = bool(seen) and all(_INTEGER.fullmatch(v) for v in seen)
+        out.append(StructField(key, LongType() if integral else StringType(), True, metadata={HIVE_FIELD: True}))
+    return out
+
+
+def _split(files: Sequence[FilePartition], split_size: int) -> list[FilePartition]:
+    out: list[FilePartition] = []
+    for f in files:
+        if f.size <= split_size:
+            out.append(f)
+            continue
+        for lo in range(0, f.size, split_size):
+            hi = lo + split_size
+            out.append(FilePartition(f.bucket_id, f.path, f.size, f.xet_hash, lo, None if hi >= f.size else hi, f.hive))
+    return out
+
+
+def _row_group_start(group: Any) -> int:
+    """Where a row group's bytes begin (its first column chunk's dictionary page, else its first data page)."""
+    col = group.column(0)
+    offsets = [col.data_page_offset]
+    if col.has_dictionary_page and col.dictionary_page_offset is not None and col.dictionary_page_offset > 0:
+        offsets.append(col.dictionary_page_offset)
+    return int(min(offsets))
+
+
+def _exact_types() -> tuple[type, ...]:
+    from pyspark.sql import types as t
+
+    # types whose comparisons mean the same in Spark and in Arrow (floats differ on NaN, timestamps on zones)
+    return (t.ByteType, t.ShortType, t.IntegerType, t.LongType, t.StringType, t.BooleanType, t.DateType)
+
+
+def _arrow_expression(flt: Any, types: Mapping[str, Any]) -> Any:
+    """A Spark filter as a pyarrow expression with the same rows kept, or None when there is no exact one."""
+    import operator
+
+    import pyarrow.compute as pc
+    from pyspark.sql import datasource as d
+
+    if isinstance(flt, d.Not):
+        inner = _arrow_expression(flt.child, types)
+        return None if inner is None else ~inner
+    attr = getattr(flt, "attribute", None)
+    if not isinstance(attr, tuple) or len(attr) != 1 or not isinstance(types.get(attr[0]), _exact_types()):
+        return None
+    column = pc.field(attr[0])
+    if isinstance(flt, d.IsNull):
+        return column.is_null()
+    if isinstance(flt, d.IsNotNull):
+        return column.is_valid()
+    if isinstance(flt, d.In):
+        values = list(flt.value)
+        return None if not values or any(v is None for v in values) else column.isin(values)
+    compare = {
+        d.EqualTo: operator.eq, d.GreaterThan: operator.gt, d.GreaterThanOrEqual: operator.ge,
+        d.LessThan: operator.lt, d.LessThanOrEqual: operator.le,
+    }
+    op = compare.get(type(flt))
+    value = getattr(flt, "value", None)
+    if op is None or value is None or isinstance(value, (list, tuple, dict)):
+        return None
+    return op(column, pc.scalar(value))
+
+
+def _attributes(flt: Any) -> set[str]:
+    from pyspark.sql import datasource as d
+
+    if isinstance(flt, d.Not):
+        return _attributes(flt.child)
+    return {flt.attribute[0]}
+
+
+def _conjunction(expressions: Sequence[Any]) -> Any:
+    out = None
+    for e in expressions:
+        out = e if out is None else out & e
+    return out
+
+
+class _PinnedRanges:
+    """Ranged reads pinned to the listed version, also after that path was overwritten or deleted.
+
+    :class:`ResolveRanges` switches to a by-hash Xet read when the path serves another version; a
+    path deleted since planning (an overwrite retires the old files after its commit point) is read
+    by hash as well, so a query planned before an overwrite reads the version it planned, whole.
+    """
+
+    def __init__(self, hub: HubClient) -> None:
+        from hf_bucket_sink.core.remote_file import ResolveRanges
+
+        self.resolve = ResolveRanges(hub)
+        self.counter = self.resolve.counter
+        self.hub = hub
+        self._by_hash: Any = None
+
+    def read(self, entry: Any, start: int, end: int) -> bytes:
+        from hf_bucket_sink.core.remote_file import XetRanges
+        from hf_bucket_sink.errors import BucketFileNotFoundError
+
+        if self._by_hash is None:
+            try:
+                return self.resolve.read(entry, start, end)
+            except BucketFileNotFoundError:
+                logger.info("%s was removed since the read was planned: reading the planned version by hash", entry.uri)
+                self._by_hash = XetRanges(self.hub)
+                self._by_hash.counter = self.counter
+        return self._by_hash.read(entry, start, end)
 
 
 def _arrow_to_spark(schema: Any) -> StructType:
@@ -461,28 +642,104 @@ def _arrow_to_spark(schema: Any) -> StructType:
 
 
 class BucketReader(DataSourceReader):
-    """Reads Parquet files, one input partition per file, only the columns of the read schema."""
+    """Reads Parquet files: one input partition per file (or per byte range of a large file).
 
-    def __init__(self, files: Sequence[FilePartition], endpoint: str, columns: Sequence[str]) -> None:
+    Only the columns of the read schema are fetched; ``hive`` folder values become columns. The
+    subclass :class:`BucketFilteringReader` (the default) also takes Spark's filters.
+    """
+
+    def __init__(
+        self, files: Sequence[FilePartition], endpoint: str, schema: StructType, *, split_size: int = DEFAULT_SPLIT_SIZE
+    ) -> None:
         self.files = list(files)
         self.endpoint = endpoint
-        self.columns = list(columns)
+        self.columns = list(schema.fieldNames())
+        self.types = {f.name: f.dataType for f in schema.fields}
+        marked = {f.name: bool(f.metadata.get(HIVE_FIELD)) for f in schema.fields if HIVE_FIELD in (f.metadata or {})}
+        # a schema of ours says which columns come from folders; a schema of yours: every folder key does
+        self.hive_names = {n for n, hive in marked.items() if hive} if marked else {k for f in self.files for k, _ in f.hive}
+        self.split_size = split_size
+        self.row_filters: list[Any] = []  # pyarrow expressions on file columns (exact)
+        self.file_filters: list[Any] = []  # pyarrow expressions on hive columns (exact, per file)
+
+    def _hive_table(self, f: FilePartition, rows: int) -> Any:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_type
+
+        values = dict(f.hive)
+        arrays, names = [], []
+        for name in self.columns:
+            if name in self.hive_names:
+                raw = values.get(name)
+                typ = to_arrow_type(self.types[name])
+                value = None if raw is None else (int(raw) if pa.types.is_integer(typ) else raw)
+                arrays.append(pa.array([value] * rows, type=typ))
+                names.append(name)
+        return pa.table(arrays, names=names) if names else None
 
     def partitions(self) -> Sequence[InputPartition]:
-        return self.files
+        files = self.files
+        if self.file_filters:
+            expr = _conjunction(self.file_filters)
+            files = [f for f in files if (t := self._hive_table(f, 1)) is not None and t.filter(expr).num_rows]
+        return _split(files, self.split_size)
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         import pyarrow as pa
+        import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
-        from hf_bucket_sink.core.remote_file import RemoteEntry, RemoteFile, ResolveRanges
+        from hf_bucket_sink.core.remote_file import RemoteEntry, RemoteFile
 
         assert isinstance(partition, FilePartition)
         hub = HubClient(_process_credentials(self.endpoint, f"reading {partition.path}"))
         entry = RemoteEntry(partition.bucket_id, partition.path, partition.size, partition.xet_hash)
-        with pa.PythonFile(RemoteFile(entry, ResolveRanges(hub)), mode="r") as f:
+        row_filter = _conjunction(self.row_filters)
+        with pa.PythonFile(RemoteFile(entry, _PinnedRanges(hub)), mode="r") as f:
             pf = pq.ParquetFile(f)
-            yield from pf.iter_batches(columns=self.columns)
+            meta = pf.metadata
+            stored = set(pf.schema_arrow.names)  # a column stored in the file wins over a folder name
+            file_columns = [c for c in self.columns if c in stored or c not in self.hive_names]
+            lo, hi = partition.start, partition.end if partition.end is not None else partition.size
+            groups = [i for i in range(meta.num_row_groups) if lo <= _row_group_start(meta.row_group(i)) < hi]
+            if row_filter is not None and groups:
+                # row-group pruning on the footer's statistics (pyarrow's own rules)
+                fragment = ds.ParquetFileFormat().make_fragment(f, row_groups=groups)
+                groups = [g.id for piece in fragment.split_by_row_group(filter=row_filter) for g in piece.row_groups]
+            for i in groups:
+                table = pf.read_row_group(i, columns=file_columns)  # one row group in memory at a time
+                if row_filter is not None:
+                    table = table.filter(row_filter)
+                hive = self._hive_table(partition, table.num_rows)
+                if hive is not None:
+                    for name in hive.column_names:
+                        if name not in stored:
+                            table = table.append_column(name, hive[name])
+                yield from table.select(self.columns).to_batches()
+
+
+class BucketFilteringReader(BucketReader):
+    """:class:`BucketReader` that takes Spark's filters (pyspark >= 4.1, ``spark.sql.python.filterPushdown.enabled``).
+
+    A filter on a hive column drops whole files on the driver; a filter on a file column prunes row
+    groups by their statistics and is applied exactly to the rows read. Both are then done: Spark
+    does not evaluate them again. Filters with no exact Arrow equivalent (floats, timestamps,
+    nested fields, string patterns) are returned to Spark.
+    """
+
+    def pushFilters(self, filters: list[Any]) -> Iterator[Any]:  # noqa: N802 (Spark's name)
+        for flt in filters:
+            expr = _arrow_expression(flt, self.types)
+            if expr is None:
+                yield flt
+                continue
+            names = _attributes(flt)
+            if names <= self.hive_names:
+                self.file_filters.append(expr)
+            elif not names & self.hive_names:
+                self.row_filters.append(expr)
+            else:
+                yield flt
 
 
 class HFBucketDataSource(DataSource):
@@ -518,35 +775,42 @@ class HFBucketDataSource(DataSource):
                     "if_exists='append'."
                 )
             skip = existing is not None
+        previous = commit_module.read_manifest(hub, opts.base.bucket_id, opts.base.path)
         write_id = uuid.uuid4().hex
         stashed = False
         if self.options.get("token"):
             _stash_token(write_id, str(self.options["token"]))
             stashed = True
-        return BucketArrowWriter(opts, write_id, skip=skip, stashed=stashed)
+        return BucketArrowWriter(opts, write_id, skip=skip, stashed=stashed, previous=previous)
 
     def _files(self) -> tuple[HubClient, list[FilePartition]]:
+        """The files to read: exactly the committed ones (manifest beside a folder, at their hashes), else a listing."""
         from hf_bucket_sink.polars.scans import list_sources
 
         path = self.options.get("path")
         if not path:
             raise InvalidOptionError("hfbucket needs a source: spark.read.format('hfbucket').load('hf://buckets/<ns>/<bucket>/<dir>/').")
+        unknown = sorted({str(k).lower() for k in self.options} - _READ_KNOWN)
+        if unknown:
+            raise InvalidOptionError(
+                f"Unknown hfbucket read option(s) {', '.join(unknown)}. Known: {', '.join(sorted(_READ_KNOWN - {'path'}))}."
+            )
         fmt = str(self.options.get("format", "parquet")).lower()
         if fmt != "parquet":
             raise InvalidOptionError(f"hfbucket reads Parquet only for now (format={fmt!r}).")
         hub = self._hub()
-        target = BucketPath.parse(str(path), kind="dir") if str(path).endswith("/") else None
-        committed = commit_module.read_manifest(hub, target.bucket_id, target.path) if target is not None else None
-        if committed is not None:
-            # the commit point: exactly the committed files, at their hashes (old or new output, never a mix)
-            files = [FilePartition(target.bucket_id, f.path, f.size, f.xet_hash) for f in committed.files]  # type: ignore[union-attr]
-            return hub, sorted(files, key=lambda f: f.path)
+        # list_sources follows a folder's commit point (core/manifest.read_manifest): during an
+        # overwrite the read sees the old or the new version whole, never a mix
         sources = list_sources(hub, str(path), "parquet", glob=True, hidden=(".", "_"))
-        files = [FilePartition(e.bucket_id, e.path, e.size, e.xet_hash) for e in sources.files]
+        base = sources.base
+        files = [
+            FilePartition(e.bucket_id, e.path, e.size, e.xet_hash, hive=_hive_pairs(f"{e.bucket_id}/{e.path}"[len(base):]))
+            for e in sources.files
+        ]
         return hub, files
 
     def schema(self) -> StructType:
-        """The first file's Parquet schema (read from its footer: a few ranged reads)."""
+        """The first file's Parquet schema (from its footer: a few ranged reads) plus the hive columns."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -558,8 +822,18 @@ class HFBucketDataSource(DataSource):
         first = files[0]
         entry = RemoteEntry(first.bucket_id, first.path, first.size, first.xet_hash)
         with pa.PythonFile(RemoteFile(entry, ResolveRanges(hub)), mode="r") as f:
-            return _arrow_to_spark(pq.read_schema(f))
+            stored = _arrow_to_spark(pq.read_schema(f))
+        schema = StructType([
+            StructField(x.name, x.dataType, x.nullable, metadata={**(x.metadata or {}), HIVE_FIELD: False}) for x in stored.fields
+        ])
+        for extra in _hive_fields(files, set(schema.fieldNames())):
+            schema = schema.add(extra)
+        return schema
 
     def reader(self, schema: StructType) -> BucketReader:
+        """The planned read: the file list is fixed here (one version of the output)."""
         hub, files = self._files()
-        return BucketReader(files, hub.creds.endpoint, schema.fieldNames())
+        split_size = _int(self.options, "split_size", DEFAULT_SPLIT_SIZE) or DEFAULT_SPLIT_SIZE
+        push = _bool({"pushfilters": self.options.get("pushFilters", "true")}, "pushfilters")
+        cls = BucketFilteringReader if push else BucketReader
+        return cls(files, hub.creds.endpoint, schema, split_size=split_size)
