@@ -53,3 +53,24 @@ def test_a_failed_sink_joins_an_uploader_blocked_on_a_slow_link(local_hub_factor
     assert any(n.startswith("hf-bucket-sink-upload") for n in blocked_at_failure[0]), blocked_at_failure
     assert elapsed < 40, f"the failed sink took {elapsed:.1f} s to return"
     assert left == [], f"threads still alive when sink_parquet raised: {left} (after {elapsed:.1f} s)"
+
+
+def test_a_refused_shard_fails_the_store_and_registers_nothing(local_hub_factory: Any) -> None:
+    # Xet refuses every shard upload (500; retried with the 50 ms base delay of conftest until hf_xet gives up): the bytes are not stored, so the sink must
+    # stop at the store with an UploadError and never reach the registration step.
+    hub = local_hub_factory(faults={"cas_shard": {"error_rate": 1.0, "status": 500}})
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.create_bucket("data")
+    opts = {"token": hub.token, "endpoint": hub.url}
+    rng = np.random.default_rng(9)
+    lf = pl.DataFrame({"x": rng.random(200_000)}).lazy()
+    try:
+        hf_bucket_sink.sink_parquet(lf, "hf://buckets/local/data/refused.parquet", storage_options=opts)
+    except hf_bucket_sink.UploadError as exc:
+        message = str(exc)
+    else:  # pragma: no cover - the fault did not fire
+        raise AssertionError("the sink succeeded although every shard upload was refused")
+    injected = hub.stats()["faults"]["injected"]
+    assert injected.get("errors", 0) >= 1, injected  # the fault fired
+    assert "Xet" in message and "registered" in message, message
+    assert [e.path for e in api.list_bucket_tree("local/data", recursive=True)] == []
