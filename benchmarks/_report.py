@@ -143,16 +143,13 @@ def render(bench: Bench, info: dict[str, Any], plots: dict[str, str]) -> list[st
         ["load average (1/5/15 min) at start / end",
          f"{'/'.join(f'{x:.1f}' for x in info['loadavg_start'])} / {'/'.join(f'{x:.1f}' for x in info['loadavg_end'])}"],
     ])
-    cores = info.get("logical_cores") or 1
-    peak_load = max(*info["loadavg_start"], *info["loadavg_end"])
-    if peak_load > cores / 2:
-        out += ["", f"**Machine shared during this run**: load average up to {peak_load:.1f} on {cores} cores, so other "
-                "jobs took much of the CPU; wall times are inflated and noisy, CPU times less so."]
+    if info.get("machine_shared"):
+        out += ["", "**Machine shared during this run** (`--machine-shared`): other jobs used the same cores, so wall "
+                "times are inflated and noisy, CPU times less so."]
     out += [
         "",
-        "The machine is shared: other jobs were using the same cores while these figures were taken, and the "
-        "local Hub server (a separate process, not counted in the client's figures) competes with the client "
-        "for them too. Ratios come from one run with the repetitions interleaved, so drift hits every variant "
+        "The local Hub server (a separate process, not counted in the client's figures) competes with the client "
+        "for the same cores. Ratios come from one run with the repetitions interleaved, so drift hits every variant "
         "alike; absolute times are noisier than ratios.",
         "",
     ]
@@ -470,8 +467,7 @@ def _sweep_section(bench: Bench) -> list[str]:
         "Times are medians with the (min–max) over the runs. Each pair is one local run and one bucket run back to "
         "back (fresh local Hub, fresh client Xet cache and HF_HOME for the bucket run); ratios are of the medians, "
         "the range is over the pairs. Client CPU is user+sys of the sink call in the client process (all threads); "
-        "the local Hub's own CPU is the server column. The machine was shared with other "
-        "engineers' jobs during this run, so absolute times are noisy; the CPU ratio is the steadier figure. "
+        "the local Hub's own CPU is the server column; the CPU ratio is the steadier figure. "
         "`same file size`: the bucket file has the local file's size in every run (the byte-for-byte check is "
         "tests/integration/test_same_file_as_polars.py).",
         "",

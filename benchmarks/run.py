@@ -447,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time budget: sweep pairs that would end later are skipped, and the report says which")
     parser.add_argument("--loop", type=int, default=100, help="small sinks per run of the loop group (default 100)")
     parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--machine-shared", action="store_true",
+                        help="say in the report that other jobs shared the machine (the load average cannot tell: "
+                        "a benchmark that fills the cores raises it by itself)")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of failed variants")
     args = parser.parse_args(argv)
     if args.repeat is None:
@@ -494,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _rmtree(bench.tmp)
     info["loadavg_end"] = os.getloadavg()
+    info["machine_shared"] = args.machine_shared
     info["duration_s"] = time.perf_counter() - started
     info["argv"] = " ".join(["benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
 
