@@ -374,9 +374,8 @@ class UploadSession:
                 group.opened += 1
         if full:
             group = self._roll_over()
-        stream = self._start_stream(target, group.commit)
         writer = PartitionWriter(
-            target, stream, self.tuning, content_type=content_type,
+            target, functools.partial(self._start_stream, target, group.commit), self.tuning, content_type=content_type,
             rows=RowCounter(rows, self.tuning.partition_rows_tail_bytes),
         )
         handle = PartitionHandle(writer)

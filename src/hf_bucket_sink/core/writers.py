@@ -22,6 +22,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from hf_bucket_sink.core.hub import content_type_for
@@ -240,10 +241,14 @@ class PartitionWriter:
     arrives and is sent (and freed) at ``partition_block_bytes``, so an idle or finished
     partition holds almost nothing. A blocking ``stream.write()`` blocks the Polars thread
     that wrote: the same backpressure as :class:`BucketWriter`, without the queue.
+
+    The Xet stream is opened with the first block sent: a file smaller than a block (most files of
+    a many-partition output) opens, writes and finishes its stream in :meth:`finish`, on the
+    session's finisher threads, instead of costing Polars' thread two hf_xet calls per file.
     """
 
     def __init__(
-        self, target: BucketPath, stream: Any, tuning: UploadTuning, *, content_type: str | None = None,
+        self, target: BucketPath, open_stream: Callable[[], Any], tuning: UploadTuning, *, content_type: str | None = None,
         rows: RowCounter | None = None,
     ) -> None:
         self.target = target
@@ -251,7 +256,8 @@ class PartitionWriter:
         self.rows = rows or RowCounter(None)
         self.bytes_written = 0
         self.released = False  # Polars dropped its handle: it will not write again
-        self._stream = stream
+        self._open_stream = open_stream
+        self._stream: Any = None  # opened with the first block sent
         self._block = tuning.partition_block_bytes
         self._buffer = bytearray()
         self._lock = threading.Lock()
@@ -271,10 +277,8 @@ class PartitionWriter:
         return n
 
     def flush(self) -> None:
-        """Polars flushes only once a file is complete (measured, Polars 2.1): send what is buffered now."""
-        with self._lock:
-            if not self._finished and self._error is None and self._buffer:
-                self._send()
+        """Nothing to send yet: Polars flushes only once a file is complete (measured, Polars 2.1), and
+        the rest of the buffer (under one block) goes out in :meth:`finish`, off Polars' thread."""
 
     def finish(self) -> Any:
         """Send the rest and finish the Xet stream (idempotent); returns hf_xet's file metadata."""
@@ -286,6 +290,8 @@ class PartitionWriter:
                 self._send()
             self._finished = True
             try:
+                if self._stream is None:  # an empty file: its stream was not needed until now
+                    self._stream = self._open_stream()
                 self._meta = self._stream.finish()
             except Exception as exc:
                 self._error = exc
@@ -296,6 +302,8 @@ class PartitionWriter:
         """Drop the buffer and abort the stream; safe at any time, more than once."""
         self._finished = True
         self._buffer = bytearray()
+        if self._stream is None:  # never opened: nothing in hf_xet to cancel
+            return
         try:
             self._stream.abort()
         except Exception as exc:  # best effort: the stream may already have failed or finished
@@ -308,6 +316,8 @@ class PartitionWriter:
         block, self._buffer = self._buffer, bytearray()
         self.rows.observe(block)
         try:
+            if self._stream is None:
+                self._stream = self._open_stream()
             self._stream.write(bytes(block))
         except Exception as exc:
             self._error = exc
