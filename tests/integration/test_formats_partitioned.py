@@ -292,6 +292,23 @@ def test_partitioned_overwrite_with_fewer_keys_leaves_exactly_the_new_output(
     assert sorted_frame(pl.scan_parquet(local, hive_partitioning=True).collect()).equals(sorted_frame(fewer))
 
 
+def test_an_overwrite_of_a_directory_without_a_commit_point_names_what_it_left(
+    api: HfApi, hub: LocalHub, opts: dict[str, str]
+) -> None:
+    # files under the prefix that no commit point lists (a 0.1-release output, a hand upload): left in
+    # place, and the sink's result says which, so a user can remove them on purpose
+    prefix = "legacy/"
+    old = [f"{prefix}lang=l9/00000000.parquet", f"{prefix}readme.txt"]
+    api.batch_bucket_files(f"{hub.user}/{BUCKET}", add=[(b"old part", old[0]), (b"notes", old[1])])
+    result = hf_bucket_sink.sink_parquet(source(500).lazy(), pl.PartitionBy(uri(hub, prefix), key="lang"), storage_options=opts)
+    assert sorted(result.untracked) == old
+    assert result.superseded_by is None and result.unlisted == ()
+    assert set(old) <= set(files_under(api, hub, prefix))
+    # the output has a commit point now: the next overwrite names nothing new
+    again = hf_bucket_sink.sink_parquet(source(500).lazy(), pl.PartitionBy(uri(hub, prefix), key="lang"), storage_options=opts)
+    assert again.untracked == ()
+
+
 def test_manifest_false_writes_no_commit_point(api: HfApi, hub: LocalHub, opts: dict[str, str]) -> None:
     result = hf_bucket_sink.sink_parquet(
         source(500).lazy(), pl.PartitionBy(uri(hub, "nomanifest/"), key="lang"), storage_options=opts, manifest=False

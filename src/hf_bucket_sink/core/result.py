@@ -52,6 +52,13 @@ class SinkResult:
     uploaded_bytes: int
     #: the ``_manifest.json`` of a partitioned output, when one was written (not part of ``files``)
     manifest: FileResult | None = None
+    #: a directory overwrite: paths under the directory that no commit point listed (e.g. written by
+    #: hand or by release 0.1), left in place (docs/commit-protocol.md)
+    untracked: tuple[str, ...] = ()
+    #: the commit id of a concurrent writer whose commit point replaced this one's, if one did
+    superseded_by: str | None = None
+    #: this writer's files that a concurrent winner does not list and that could not be removed
+    unlisted: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:

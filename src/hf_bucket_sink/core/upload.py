@@ -639,4 +639,5 @@ def result_of(report: CommitReport, stored: Sequence[StoredFile], uploaded: int,
     return SinkResult(
         uri=uri, files=files, seconds=time.perf_counter() - started, uploaded_bytes=uploaded,
         manifest=report.manifest_file.result if report.manifest_file is not None else None,
+        untracked=report.untracked, superseded_by=report.superseded_by, unlisted=report.unlisted,
     )
