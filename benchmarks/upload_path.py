@@ -14,11 +14,16 @@ single uploader thread), into
 - ``local``: hf_xet's own on-disk store (``casUrl = local://<dir>``): chunking, hashing, xorbs and
   shards with no network and no server CPU;
 - ``raw-local``: the same bytes written straight into ``XetStreamUpload.write`` in the writer's
-  block size, without our writer: what hf_xet alone costs, to see what the writer adds.
+  block size, without our writer: what hf_xet alone costs, to see what the writer adds;
+- ``raw-hub``: the same, into a fresh local Hub (stored, not registered): hf_xet's own cost and
+  memory on the full network path, the floor under ``hub``.
 
 Every timed run is a fresh Python process with a fresh Xet cache (``HF_XET_CACHE``/``HF_HOME`` in a
 temp dir) and, for ``hub``, a fresh local Hub. Reported per case: MB/s by wall clock and MB/s per
-core used (bytes / process CPU seconds, all threads), medians of ``--repeat`` runs with the range.
+core used (bytes / process CPU seconds, all threads), and the peak RSS above the start of the timed
+region (``VmHWM`` reset through ``/proc/self/clear_refs`` once the input bytes are in memory), medians
+of ``--repeat`` runs with the range. The memory column is what the upload holds in flight, ours and
+hf_xet's; ``raw-*`` shows hf_xet's share alone.
 """
 
 from __future__ import annotations
@@ -39,12 +44,29 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 MB = 1e6
-CASES = ("hub", "local", "raw-local")
+CASES = ("hub", "local", "raw-local", "raw-hub")
+RAW = ("raw-local", "raw-hub")
 
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> int:
+    """Reset the kernel's high-water mark to the current RSS (Linux); returns the RSS in bytes."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux, or not allowed: the peak then includes what came before
+        pass
+    return _rss_kb("VmRSS") << 10
 
 
 def _pieces(total: int, piece: int) -> list[bytes]:
@@ -75,15 +97,21 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     total = sum(len(p) for p in pieces)
     tuning = UploadTuning(compression_policy="none", block_bytes=args.block)
     target = BucketPath.parse("hf://buckets/bench/b/upload.bin")
-    if args.case == "hub":
+    if args.case in ("hub", "raw-hub"):
         hub = HubClient(resolve_credentials({"token": args.token, "endpoint": args.endpoint}))
         bucket = args.bucket
     else:
         hub = HubClient(resolve_credentials({"token": "hf_unused", "endpoint": "http://127.0.0.1:9"}))
         bucket = "bench/b"
+    access = hub.xet_token(bucket, write=True) if args.case in ("hub", "raw-hub") else None
+    start_rss = _reset_peak()
     t0, c0 = time.perf_counter(), _cpu()
-    if args.case == "raw-local":
-        commit = xet_session("none").new_upload_commit(endpoint=f"local://{args.store}")
+    if args.case in RAW:
+        if access is None:
+            commit = xet_session("none").new_upload_commit(endpoint=f"local://{args.store}")
+        else:
+            commit = xet_session("none").new_upload_commit(
+                endpoint=access.cas_url, token=access.access_token, token_expiry_unix_secs=access.expires_at)
         stream = commit.start_upload_stream(name="upload.bin", sha256=hf_xet.SKIP_SHA256)
         buf: list[bytes] = []
         pending = 0
@@ -98,9 +126,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         stream.finish()
         commit.wait_to_finish()
     else:
-        if args.case == "hub":
-            access = hub.xet_token(bucket, write=True)
-        else:
+        if access is None:
             access = XetAccess(f"local://{args.store}", "unused", int(time.time()) + 86400, "http://127.0.0.1:9/unused")
         with UploadSession(hub, bucket, access, tuning=tuning) as session:
             writer = session.open_writer(target if args.case != "hub" else BucketPath.parse(f"hf://buckets/{bucket}/upload.bin"))
@@ -111,7 +137,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 session.store()
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
-    return {"case": args.case, "bytes": total, "wall_s": wall, "cpu_s": cpu, "piece": args.piece, "block": args.block}
+    peak_over_start = (_rss_kb("VmHWM") << 10) - start_rss
+    return {"case": args.case, "bytes": total, "wall_s": wall, "cpu_s": cpu, "piece": args.piece, "block": args.block,
+            "peak_over_start_mb": peak_over_start / MB}
 
 
 def _run_child(case: str, mb: float, piece: int, block: int) -> dict[str, Any]:
@@ -123,7 +151,7 @@ def _run_child(case: str, mb: float, piece: int, block: int) -> dict[str, Any]:
         out = root / "out.json"
         argv = [sys.executable, __file__, "--child", case, "--mb", str(mb), "--piece", str(piece), "--block", str(block),
                 "--out", str(out), "--store", str(root / "store")]
-        if case == "hub":
+        if case in ("hub", "raw-hub"):
             with HubProcess(root / "hub") as hub:
                 bucket = hub.create_bucket("b")
                 env["HF_XET_CACHE"] = str(hub.xet_cache)
@@ -163,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started, load0 = time.perf_counter(), os.getloadavg()
-    combos = [(c, p, b) for c in args.cases for b in args.blocks for p in (args.pieces if c != "raw-local" else [1 << 20])]
+    combos = [(c, p, b) for c in args.cases for b in args.blocks for p in (args.pieces if c not in RAW else [1 << 20])]
     runs: dict[tuple[str, int, int], list[dict[str, Any]]] = {k: [] for k in combos}
     for rep in range(args.repeat):  # interleaved: drift on a shared machine hits every case alike
         for key in combos:
@@ -171,16 +199,19 @@ def main(argv: list[str] | None = None) -> int:
             runs[key].append(r)
             print(f"[{rep + 1}/{args.repeat}] {key[0]:9s} piece {key[1]:>8d} block {key[2] >> 20:>3d} MiB: "
                   f"{r['bytes'] / MB / r['wall_s']:7.0f} MB/s wall, {r['bytes'] / MB / r['cpu_s']:7.0f} MB/s per core "
-                  f"({r['cpu_s'] / r['wall_s']:.2f} cores)", flush=True)
+                  f"({r['cpu_s'] / r['wall_s']:.2f} cores), peak +{r['peak_over_start_mb']:.0f} MB", flush=True)
     lines = [f"Upload path, {args.mb:g} MB of incompressible bytes per run, medians of {args.repeat} fresh-process runs (range):",
-             "", "| case | write() size | block | MB/s (wall) | MB/s per core (CPU) | cores used |", "|---|---|---|---|---|---|"]
+             "", "| case | write() size | block | MB/s (wall) | MB/s per core (CPU) | cores used | peak RSS above start, MB |",
+             "|---|---|---|---|---|---|---|"]
     for (case, piece, block), rs in runs.items():
         wall = [r["bytes"] / MB / r["wall_s"] for r in rs]
         per_core = [r["bytes"] / MB / r["cpu_s"] for r in rs]
         cores = [r["cpu_s"] / r["wall_s"] for r in rs]
-        piece_txt = "–" if case == "raw-local" else (f"{piece >> 10} KiB" if piece < (1 << 20) else f"{piece >> 20} MiB")
+        peak = [r["peak_over_start_mb"] for r in rs]
+        piece_txt = "–" if case in RAW else (f"{piece >> 10} KiB" if piece < (1 << 20) else f"{piece >> 20} MiB")
         lines.append(f"| {case} | {piece_txt} | {block >> 20} MiB | {statistics.median(wall):,.0f} ({min(wall):,.0f}–{max(wall):,.0f}) | "
-                     f"{statistics.median(per_core):,.0f} ({min(per_core):,.0f}–{max(per_core):,.0f}) | {statistics.median(cores):.2f} |")
+                     f"{statistics.median(per_core):,.0f} ({min(per_core):,.0f}–{max(per_core):,.0f}) | {statistics.median(cores):.2f} | "
+                     f"{statistics.median(peak):,.0f} ({min(peak):,.0f}–{max(peak):,.0f}) |")
     print()
     print("\n".join(lines))
     if args.report != "-":
@@ -215,7 +246,10 @@ def _write_report(path: Path, table: list[str], argv: list[str] | None, load0: t
         "`hub`: `UploadSession.open_writer` (our `BucketWriter`: queue + one uploader thread) into a fresh local Hub "
         "process, registered; `local`: the same writer into hf_xet's own on-disk store (`local://`, no network, no "
         "server); `raw-local`: the bytes written straight into `XetStreamUpload.write` in the writer's block size, "
-        "without our writer. Each run is a fresh process with a fresh Xet cache and HF_HOME. MB/s per core = bytes / "
+        "without our writer; `raw-hub`: the same into a fresh local Hub process (stored, not registered). Peak RSS above "
+        "start: the process's `VmHWM` over the timed upload minus its RSS when it began (the input bytes are already in "
+        "memory then), i.e. what the upload holds in flight: our queue and hf_xet's pipeline; `raw-*` rows are hf_xet's "
+        "alone. Each run is a fresh process with a fresh Xet cache and HF_HOME. MB/s per core = bytes / "
         "process CPU seconds (all threads); cores used = CPU / wall. MB = 10^6 bytes. What the figures mean for a "
         "many-core machine: docs/performance.md, section 4.",
     ]
