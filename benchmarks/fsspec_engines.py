@@ -389,6 +389,19 @@ def render(results: dict[str, Any]) -> str:
         "`HfFileSystem` runs when it uploads its temp file on close (compare the *ours − HfFileSystem* column), plus "
         "our queue of at most (2 + 2) × 4 MiB per open file (2 MiB blocks inside a transaction).",
         "",
+        "Why the +150 MB goal is not reachable with hf_xet 1.8 (measured 2026-12-04 on this machine, before other "
+        "jobs started): hf_xet *alone* — bytes written straight into one `XetStreamUpload` into the local Hub, no "
+        "code of ours — holds 209 MB above its start for 512 MB and 278 MB for 1,024 MB of incompressible bytes when "
+        "the producer outruns it; our writer on the same bytes held 200 and 230 MB (the `raw-hub` and `hub` rows of "
+        "docs/benchmarks-upload-path.md measure the same split). So the ~+210 MB over the engine alone is hf_xet's "
+        "own pipeline, which an engine that writes faster than hf_xet stores fills. None of hf_xet 1.8's settings "
+        "lowers it: `HF_BUCKET_SINK_MAX_UPLOAD_CONCURRENCY=1` (one xorb in flight) gave pandas +247 MB and pyarrow "
+        "+229 MB at the large size (default: +226, +221; one run each), `HF_XET_DATA_INGESTION_BLOCK_SIZE=1MiB` "
+        "+260 / +216, and the xorb size (64 MiB) has no setting (`xorb.simulation_max_bytes` changes nothing, "
+        "measured). DuckDB `PARTITION_BY` adds one hf_xet stream, and its xorb under construction, per open "
+        "partition file (8 here), which is why it is not flat: inherent to one Xet stream per file, unless files "
+        "were spooled, which is what this filesystem exists to avoid.",
+        "",
         "DuckDB `COPY` to one file, profiled with a counting wrapper around the file object (2 M rows, 65 MB): DuckDB "
         "writes it in 5–6 `write()` calls of 12–16 MB (`bytes`, so no copy on our side), one `flush()`, no `seek`, "
         "`tell` or `read`; our time in `write()` was 0.00–0.04 s in total and `close()` 0.3–0.6 s (hf_xet's finish "
