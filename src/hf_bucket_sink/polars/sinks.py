@@ -139,6 +139,10 @@ def _hive_escape(value: str) -> str:
     return "".join(out)
 
 
+def _formats_like_python(dtype: Any) -> bool:
+    return bool(dtype.is_integer()) or dtype == pl.String or dtype == pl.Boolean
+
+
 def partition_file_path(keys: pl.DataFrame, index_in_partition: int, extension: str) -> str:
     """The path of a partition file below the base directory, named as Polars names it locally.
 
@@ -151,10 +155,15 @@ def partition_file_path(keys: pl.DataFrame, index_in_partition: int, extension: 
     parts = []
     if keys.width:
         raw = keys.row(0)
-        try:
-            text = keys.select(pl.all().cast(pl.String)).row(0)
-        except pl.exceptions.PolarsError:  # nested keys have no string cast
-            text = tuple(None if v is None else str(v) for v in raw)
+        if all(_formats_like_python(dtype) for dtype in keys.dtypes):
+            # Polars prints integers, strings and booleans as Python does (booleans lower-case): skipping
+            # the cast query saves ~50 us per file, on Polars' own thread (10,000 partitions: ~0.5 s)
+            text = tuple(("true" if v else "false") if type(v) is bool else None if v is None else str(v) for v in raw)
+        else:
+            try:
+                text = keys.select(pl.all().cast(pl.String)).row(0)
+            except pl.exceptions.PolarsError:  # nested keys have no string cast
+                text = tuple(None if v is None else str(v) for v in raw)
         for name, original, value in zip(keys.columns, raw, text, strict=True):
             shown = _HIVE_NULL if original is None else _hive_escape(value if value is not None else str(original))
             parts.append(f"{_hive_escape(name)}={shown}")
