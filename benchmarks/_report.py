@@ -457,6 +457,15 @@ def _sweep_section(bench: Bench) -> list[str]:
     out += _table(["scale", "pairs", "local sink wall (s)", "bucket sink wall (s)", "wall ratio (per-pair range)",
                    "local client CPU (s)", "bucket client CPU (s)", "CPU ratio (per-pair range)", "server CPU (s)",
                    "same file size"], rows)
+    fv, lv1, bv1 = _get(bench, "w1-local-fileobj"), _get(bench, "w1-local"), _get(bench, "w1-bucket")
+    if fv is not None and lv1 is not None and bv1 is not None:
+        out += ["", "Scale 1, the floor under any writer in Python: Polars' same sink into a plain Python file object "
+                f"that writes to local disk (no hf_xet, no network), {len(fv.runs)} runs interleaved with the pairs: wall "
+                f"{_med_range(fv, 'op_wall_s')} s, client CPU {_med_range(fv, 'op_cpu_s')} s = "
+                f"{_fmt(_ratio(fv.median('op_cpu_s'), lv1.median('op_cpu_s')), 2, '×')} the local sink's CPU "
+                f"({_fmt(_ratio(fv.median('op_wall_s'), lv1.median('op_wall_s')), 2, '×')} its wall). The bucket sink's "
+                f"CPU is {_fmt(_ratio(bv1.median('op_cpu_s'), fv.median('op_cpu_s')), 2, '×')} this floor's: the rest is "
+                "hf_xet's chunking, hashing and sending plus our writer (docs/benchmarks-upload-path.md splits those)."]
     if bench.extra.get("budget_skipped"):
         out += ["", f"Not run, to stay within `--max-minutes {bench.args.max_minutes:g}`: "
                 + ", ".join(bench.extra["budget_skipped"]) + " (the pairs column counts what was run)."]

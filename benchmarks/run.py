@@ -104,10 +104,11 @@ class Bench:
                 traceback.print_exc()
 
     # -- single variants ------------------------------------------------------------------------
-    def local(self, name: str, label: str, workload: str, scale: float, *, throttle_bps: int | None = None) -> None:
+    def local(self, name: str, label: str, workload: str, scale: float, *, throttle_bps: int | None = None,
+              fileobj: bool = False) -> None:
         work = self.scratch(name)
-        argv = ["local-throttled" if throttle_bps else "local", "--workload", workload, "--scale", f"{scale:g}",
-                "--workdir", str(work)]
+        kind = "local-throttled" if throttle_bps else ("local-fileobj" if fileobj else "local")
+        argv = [kind, "--workload", workload, "--scale", f"{scale:g}", "--workdir", str(work)]
         if throttle_bps:
             argv += ["--throttle-bps", str(throttle_bps)]
         try:
@@ -175,6 +176,8 @@ class Bench:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("w1-local", lambda: self.local("w1-local", "local (W1)", "w1", 1)),
             ("w1-bucket", lambda: self.bucket("w1-bucket", "bucket (W1)", "w1", 1)),
+            ("w1-local-fileobj", lambda: self.local("w1-local-fileobj", "local through a Python file object (W1)", "w1", 1,
+                                                    fileobj=True)),
             ("w1-workaround", lambda: self.bucket("w1-workaround", "workaround (W1)", "w1", 1, kind="workaround")),
             ("w1-bucket-auto", lambda: self.bucket(
                 "w1-bucket-auto", "bucket, compression auto (W1)", "w1", 1, compression_policy="auto")),
@@ -413,7 +416,7 @@ def expand(only: list[str] | None, big_scale: float, quick: bool) -> list[str]:
         "throughput": ["throughput"],
         "sweep": ["sweep"],  # W1 at every --scales value (issue 20)
         "loop": ["loop"],  # 100 small sinks in one process (issue 20)
-        "sizes": ["w1-local", "w1-bucket", "sweep", "loop"],  # issue 20's report
+        "sizes": ["w1-local", "w1-bucket", "w1-local-fileobj", "sweep", "loop"],  # issue 20's report
         # companion benchmarks: their own script and report (see COMPANIONS)
         **{name: [name] for name in COMPANIONS},
     }
