@@ -307,9 +307,15 @@ class CasStore:
         return row[0] if row else None
 
     def _chunk_lookup(self, attr: str) -> Callable[[bytes], Sequence[object] | None]:
+        # memoized for one shard: a shard of many small files names the same few xorbs once per file,
+        # and building a xorb's hash/size tuples each time made ingesting 1,000 files quadratic
+        seen: dict[bytes, Sequence[object] | None] = {}
+
         def lookup(xorb_hash: bytes) -> Sequence[object] | None:
-            info = self.xorb_info(hash_to_hex(xorb_hash))
-            return None if info is None else getattr(info, attr)
+            if xorb_hash not in seen:
+                info = self.xorb_info(hash_to_hex(xorb_hash))
+                seen[xorb_hash] = None if info is None else getattr(info, attr)
+            return seen[xorb_hash]
 
         return lookup
 
