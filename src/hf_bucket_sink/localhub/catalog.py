@@ -584,15 +584,15 @@ class Catalog:
                 "INSERT OR IGNORE INTO shards VALUES (?, ?, ?, ?, ?)", (digest, size, len(files), num_xorbs, now)
             )
             new = cur.rowcount == 1
-            for file_hash, file_size, terms, sha in files:
-                # A known file gets a fresh created_at: the lease that keeps GC off it until its batch.
-                conn.execute(
-                    "INSERT INTO reconstructions VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (file_hash) DO UPDATE SET created_at = excluded.created_at",
-                    (file_hash, file_size, terms, sha, now),
-                )
-                conn.execute("INSERT OR IGNORE INTO file_uploads VALUES (?, ?)", (file_hash, bucket_id))
-                conn.execute("INSERT OR IGNORE INTO shard_files VALUES (?, ?)", (digest, file_hash))
+            # executemany: one statement per table, not three per file (a shard can list 1,000 files)
+            # A known file gets a fresh created_at: the lease that keeps GC off it until its batch.
+            conn.executemany(
+                "INSERT INTO reconstructions VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (file_hash) DO UPDATE SET created_at = excluded.created_at",
+                [(file_hash, file_size, terms, sha, now) for file_hash, file_size, terms, sha in files],
+            )
+            conn.executemany("INSERT OR IGNORE INTO file_uploads VALUES (?, ?)", [(f[0], bucket_id) for f in files])
+            conn.executemany("INSERT OR IGNORE INTO shard_files VALUES (?, ?)", [(digest, f[0]) for f in files])
             conn.executemany("INSERT OR IGNORE INTO dedup_chunks VALUES (?, ?)", dedup_chunks)
         return new
 
