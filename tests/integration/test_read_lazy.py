@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx2 as httpx
 import numpy as np
@@ -161,3 +162,48 @@ def test_a_version_removed_from_storage_is_a_typed_error(hub: LocalHub, api: HfA
     with pytest.raises(FileVersionGoneError, match="gone from Xet storage") as info:
         RemoteFile(entry, ResolveRanges(client)).read()
     assert isinstance(info.value, BucketFileNotFoundError) and isinstance(info.value, FileNotFoundError)
+
+
+# --- the signed URL is reused for a version's ranges ---------------------------------------------
+
+
+def spread_columns(groups: int = 10) -> bytes:
+    """A Parquet file whose ``v`` column chunks are far apart (random padding between them), so a
+    scan of ``v`` cannot coalesce them: one ranged read per row group."""
+    rows = 5_000
+    rng = np.random.default_rng(5)
+    df = pl.DataFrame({"pad": rng.random((groups * rows, 8)).tolist(), "v": pl.int_range(groups * rows, eager=True)})
+    out = io.BytesIO()
+    df.write_parquet(out, row_group_size=rows, statistics=False, compression="uncompressed")
+    return out.getvalue()
+
+
+def test_a_scans_ranges_go_to_the_signed_url_after_one_resolve(hub: LocalHub, api: HfApi, uri: Callable[[str], str], opts: dict[str, str]) -> None:
+    put(api, hub, "signed/x.parquet", spread_columns())
+    before = hub.stats()["requests"]
+    got = hf_bucket_sink.scan_parquet(uri("signed/x.parquet"), storage_options=opts).select(pl.col("v").sum()).collect()
+    after = hub.stats()["requests"]
+    assert got.item() == sum(range(50_000))
+    cdn = after.get("cdn_file", 0) - before.get("cdn_file", 0)
+    resolves = after.get("hub_resolve", 0) - before.get("hub_resolve", 0)
+    assert cdn >= 10, f"expected a ranged read per row group, the CDN saw {cdn}"  # the file is really read in pieces
+    assert resolves == 1, f"{resolves} resolve requests for {cdn} ranges of one version: the signed URL was not reused"
+
+
+def test_an_expired_signed_url_is_resolved_again(tmp_path: Path) -> None:
+    with LocalHub(data_dir=tmp_path, signed_url_ttl=1) as short:
+        api = HfApi(endpoint=short.url, token=short.token)
+        api.create_bucket(f"{short.user}/ttl")
+        data = parquet(7)
+        api.batch_bucket_files(f"{short.user}/ttl", add=[(data, "x.parquet")])
+        client = HubClient(resolve_credentials({"token": short.token, "endpoint": short.url}))
+        entry = RemoteEntry.from_listing(f"{short.user}/ttl", client.paths_info(f"{short.user}/ttl", ["x.parquet"])[0])
+        transport = ResolveRanges(client)
+        assert transport.read(entry, 0, 4) == data[:4]
+        assert transport.read(entry, 4, 8) == data[4:8]  # from the signed URL
+        time.sleep(2.2)  # past the URL's expiry (whole seconds, rounded up)
+        refused = short.stats()["responses"].get("4xx", 0)
+        assert transport.read(entry, 8, 4096) == data[8:4096]
+        stats = short.stats()
+        assert stats["responses"].get("4xx", 0) == refused + 1, "the expired URL was not tried (the fault did not fire)"
+        assert stats["requests"]["hub_resolve"] == 2 and stats["requests"]["cdn_file"] == 4

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx2
 from huggingface_hub.utils import build_hf_headers, http_backoff
@@ -34,7 +34,7 @@ from hf_bucket_sink.errors import (
     HubResponseError,
 )
 
-__all__ = ["HubClient", "XetAccess", "FileRegistration", "BatchOutcome", "BATCH_LIMIT", "content_type_for"]
+__all__ = ["HubClient", "XetAccess", "FileRegistration", "BatchOutcome", "RangeAnswer", "BATCH_LIMIT", "content_type_for"]
 
 logger = logging.getLogger("hf_bucket_sink")
 
@@ -53,6 +53,21 @@ _CONTENT_TYPES = {
     ".arrow": "application/vnd.apache.arrow.file",
     ".feather": "application/vnd.apache.arrow.file",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RangeAnswer:
+    """What :meth:`HubClient.fetch_range` got: the bytes (None: the Hub serves another version
+    than the one asked for) and the signed URL on another origin that served them, if any."""
+
+    data: bytes | None
+    signed_url: str | None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """Scheme and host[:port] of a URL: a redirect to another origin is the Hub's CDN."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
 
 
 def content_type_for(path: str) -> str:
@@ -277,8 +292,16 @@ class HubClient:
         With ``xet_hash``, returns None instead of bytes when the Hub serves another version of the
         file (its ``X-Xet-Hash``, on the answer or on the redirect, differs) or does not say which
         version it serves: the caller then reads that version by hash (``XetRanges``)."""
+        return self.fetch_range(bucket_id, path, start, end, xet_hash=xet_hash).data
+
+    def fetch_range(self, bucket_id: str, path: str, start: int, end: int, *, xet_hash: str | None = None) -> RangeAnswer:
+        """:meth:`read_range`, and the signed URL on another origin that served the bytes, if any.
+
+        That URL (the Hub's redirect to its CDN) names the version checked here and needs no token:
+        more ranges of the same version can be read from it with :meth:`read_signed_range`, one
+        request each instead of two (the Hub's redirect, then the CDN)."""
         if end <= start:
-            return b""
+            return RangeAnswer(b"", None)
         action = f"reading bytes {start}-{end} of {path!r}"
         try:
             response = http_backoff(
@@ -299,11 +322,44 @@ class HubClient:
             )
         if response.status_code >= 400:
             self._raise(response, action=action, bucket_id=bucket_id)
+        signed = None
         if xet_hash is not None:
             # the Hub names the version on its own answer (a 302 to the CDN in production); the CDN does not
             served = [r.headers.get("X-Xet-Hash") for r in (*response.history, response)]
             if xet_hash not in served or any(h is not None and h != xet_hash for h in served):
-                return None
+                return RangeAnswer(None, None)
+            if response.history and _origin(str(response.url)) != _origin(self.creds.endpoint):
+                signed = str(response.url)
+        return RangeAnswer(self._range_body(response, start, end, action, bucket_id), signed)
+
+    def read_signed_range(self, url: str, start: int, end: int, *, bucket_id: str, path: str) -> bytes | None:
+        """Bytes ``[start, end)`` from a signed URL :meth:`fetch_range` returned (no token is sent).
+
+        Returns None when the CDN refuses it (401/403/404/410: expired, or signed for a version it
+        no longer serves): the caller asks the Hub's resolve route again."""
+        if end <= start:
+            return b""
+        action = f"reading bytes {start}-{end} of {path!r}"
+        try:
+            response = http_backoff(
+                "GET",
+                url,
+                headers={**self.headers(auth=False), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"},
+                follow_redirects=True,
+                timeout=_timeout(),
+            )
+        except httpx2.HTTPError as exc:
+            raise HubResponseError(
+                f"Could not reach the Hub's download origin while {action} of bucket {bucket_id!r}: {exc}. "
+                "Check the network and retry."
+            ) from exc
+        if response.status_code in (401, 403, 404, 410):
+            return None
+        if response.status_code >= 400:
+            self._raise(response, action=action, bucket_id=bucket_id)
+        return self._range_body(response, start, end, action, bucket_id)
+
+    def _range_body(self, response: httpx2.Response, start: int, end: int, action: str, bucket_id: str) -> bytes:
         data = response.content
         if response.status_code == 200:  # a server that ignores Range sends everything: keep the slice
             data = data[start:end]
