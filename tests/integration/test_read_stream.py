@@ -15,6 +15,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from huggingface_hub import HfApi
 
 import hf_bucket_sink
@@ -104,6 +106,39 @@ def test_records_never_cut_inside_quotes() -> None:
     pieces = list(text_stream.records(blocks, quote=b'"', size=2048))
     assert len(pieces) > 10 and b"".join(pieces) == data
     assert all(p.endswith(b"\n") and p.count(b'"') % 2 == 0 for p in pieces)
+
+
+def _record_ends(data: bytes) -> set[int]:
+    """Every position just after a newline outside quotes (the reference, one byte at a time)."""
+    ends, inside = set(), False
+    for i, byte in enumerate(data):
+        if byte == ord('"'):
+            inside = not inside
+        elif byte == ord("\n") and not inside:
+            ends.add(i + 1)
+    return ends
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b",", b'"', b'""', b"\n", b'"x\ny"', b"12345"]), max_size=400).map(b"".join),
+    cuts=st.lists(st.integers(1, 64), min_size=1, max_size=50),
+    size=st.integers(1, 200),
+)
+def test_records_cut_only_at_record_ends_for_any_blocks(data: bytes, cuts: list[int], size: int) -> None:
+    blocks, pos = [], 0
+    for n in cuts * (len(data) // max(sum(cuts), 1) + 1):
+        if pos >= len(data):
+            break
+        blocks.append(data[pos : pos + n])
+        pos += n
+    blocks.append(data[pos:])
+    pieces = list(text_stream.records(blocks, quote=b'"', size=size))
+    assert b"".join(pieces) == data
+    ends, at = _record_ends(data), 0
+    for piece in pieces[:-1]:  # every piece but the last ends after a record
+        at += len(piece)
+        assert at in ends, (data, blocks, pieces)
 
 
 @pytest.mark.parametrize("compress", [None, "gzip", "zstd"])

@@ -825,19 +825,12 @@ def _stream_plan(sources: _Sources, transport: RangeTransport, fmt: str, options
 
     def frames() -> Iterator[pl.DataFrame]:
         parsed = file_schema()
-        header_wanted = fmt == "csv" and options.get("has_header", True)
         for entry in sources.files:
             values = _hive_values(entry, sources.base)
-            header = b""
             stream = pieces(entry)
             try:
                 for i, piece in enumerate(stream):
-                    if i == 0 and header_wanted:
-                        header = ts.first_record(piece, quote=quote, eol=eol)
-                        piece = piece[len(header):]
-                        if not piece:
-                            continue
-                    df = ts.parse_piece(fmt, piece, parsed, options, header=header)
+                    df = ts.parse_piece(fmt, piece, parsed, options, continuation=i > 0)
                     yield _with_source_columns(df, entry, values, keys, parsed, paths_column)
             finally:
                 stream.close()  # type: ignore[attr-defined]
