@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import pytest
 from huggingface_hub import HfApi
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import hf_bucket_sink
@@ -80,6 +80,9 @@ options = st.fixed_dictionaries(
     opts=options,
     as_list=st.booleans(),
 )
+# found by this test in CI: a '**' NDJSON scan met the CSV file first and Polars' parse error
+# (ComputeError) escaped untyped
+@example(fmt="ndjson", prefix="hf://buckets/{user}/err/", parts=["**"], opts={}, as_list=False)
 def test_random_paths_and_options_give_a_frame_or_a_typed_error(
     hub: LocalHub, fmt: str, prefix: str, parts: list[str], opts: dict[str, Any], as_list: bool
 ) -> None:

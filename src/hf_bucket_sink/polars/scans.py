@@ -810,7 +810,8 @@ def _stream_plan(sources: _Sources, transport: RangeTransport, fmt: str, options
                 head = next(stream, b"")
             finally:
                 stream.close()  # type: ignore[attr-defined]
-            first["schema"] = ts.infer_schema(fmt, head, options)
+            with _parse_errors(sources.files[0], fmt):
+                first["schema"] = ts.infer_schema(fmt, head, options)
         return first["schema"]  # type: ignore[no-any-return]
 
     def schema() -> pl.Schema:
@@ -830,12 +831,27 @@ def _stream_plan(sources: _Sources, transport: RangeTransport, fmt: str, options
             stream = pieces(entry)
             try:
                 for i, piece in enumerate(stream):
-                    df = ts.parse_piece(fmt, piece, parsed, options, continuation=i > 0)
+                    with _parse_errors(entry, fmt):
+                        df = ts.parse_piece(fmt, piece, parsed, options, continuation=i > 0)
                     yield _with_source_columns(df, entry, values, keys, parsed, paths_column)
             finally:
                 stream.close()  # type: ignore[attr-defined]
 
     return _Plan(schema, batches)
+
+
+@contextlib.contextmanager
+def _parse_errors(entry: RemoteEntry, fmt: str) -> Iterator[None]:
+    """Polars' parse failure of a streamed piece (``ComputeError``: not CSV / NDJSON, or malformed)
+    as the project's typed error naming the file; Polars' schema answers pass through."""
+    try:
+        yield
+    except pl.exceptions.ComputeError as exc:
+        name = "NDJSON" if fmt == "ndjson" else fmt.upper()
+        raise InvalidFileError(
+            f"{entry.uri} could not be read as {name}: {exc}. Nothing was changed in the bucket. Narrow the "
+            f"source to the {name} files (e.g. a '*.{fmt}' glob), or fix the file."
+        ) from exc
 
 
 def _with_source_columns(
