@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,18 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 READ_TOKEN = "hf_local_read_token"
 OTHER_USER = "other"
 OTHER_TOKEN = "hf_other_write_token"
+
+
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own Ctrl-C handler for a test that presses Ctrl-C: a process started in the
+    background (CI, ``nohup``, the mutant runner) inherits SIGINT ignored, and then neither a
+    signal nor ``_thread.interrupt_main`` raises ``KeyboardInterrupt``."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -95,13 +95,8 @@ def test_no_thread_left_after_failed_write_or_aborted_transaction(fs: BucketFile
     assert listed(fs, root) == []
 
 
-def test_ctrl_c_inside_transaction_registers_nothing_and_leaves_no_thread(fs: BucketFileSystem, root: str) -> None:
-    # Python's own Ctrl-C handler: a process started in the background (CI, nohup) inherits SIGINT ignored
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        ctrl_c_inside_transaction(fs, root)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def test_ctrl_c_inside_transaction_registers_nothing_and_leaves_no_thread(fs: BucketFileSystem, root: str, python_sigint: None) -> None:
+    ctrl_c_inside_transaction(fs, root)
 
 
 def ctrl_c_inside_transaction(fs: BucketFileSystem, root: str) -> None:

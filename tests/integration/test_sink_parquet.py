@@ -237,7 +237,7 @@ def test_query_failure_mid_stream_registers_nothing(api: HfApi, hub: LocalHub, o
     assert upload_threads() == []
 
 
-def test_keyboard_interrupt_mid_upload_registers_nothing(api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path) -> None:
+def test_keyboard_interrupt_mid_upload_registers_nothing(api: HfApi, hub: LocalHub, opts: dict[str, str], tmp_path: Path, python_sigint: None) -> None:
     uri = f"hf://buckets/{hub.user}/sink/interrupted.parquet"
     v1 = pl.DataFrame({"version": [1]})
     hf_bucket_sink.sink_parquet(v1, uri, storage_options=opts)

@@ -228,7 +228,7 @@ def test_a_stall_while_the_query_streams_fails_the_sink_in_bounded_time(
 # -- Ctrl-C while the upload (not the query) is the bottleneck ---------------------------------------------
 
 
-def test_keyboard_interrupt_while_blocked_on_a_slow_link(local_hub_factory: Any, tmp_path: Path) -> None:
+def test_keyboard_interrupt_while_blocked_on_a_slow_link(local_hub_factory: Any, tmp_path: Path, python_sigint: None) -> None:
     # The query-side Ctrl-C is tests/integration/test_sink_parquet.py; here the sink sits in
     # backpressure (2 MB/s) or in hf_xet when the interrupt arrives.
     hub, api, opts = _new_hub(local_hub_factory, bandwidth_limit=2e6)
