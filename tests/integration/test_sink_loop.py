@@ -9,6 +9,7 @@ configuration (another user's token) nor used once its seeded CAS token is about
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,26 @@ def test_a_loop_uses_the_prepared_commits_and_deduplicates(hub: LocalHub, opts: 
     # sink 2's commit was built while sink 1 was still uploading the same bytes: it deduplicates anyway
     assert results[1].new_bytes > 0
     assert results[2].new_bytes == 0, results[2]
+
+
+def test_a_sink_returns_after_a_slow_prepare_thread_ended(hub: LocalHub, opts: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the build is slower than the upload here (a loaded machine, a slow hf_xet client set-up), so
+    # a sink that did not join it would return with the thread still running
+    builds: list[float] = []
+    original = xet._build
+
+    def slow_build(prepared: Any, session: Any, kwargs: dict[str, Any]) -> None:
+        builds.append(time.monotonic())
+        time.sleep(0.5)
+        original(prepared, session, kwargs)
+
+    monkeypatch.setattr(xet, "_build", slow_build)
+    for k in range(2):
+        started = time.monotonic()
+        hf_bucket_sink.sink_parquet(_frame(k + 5), _uri(hub, f"slow{k}"), storage_options=opts)
+        assert _ours() == [], f"sink {k} returned with threads running: {_ours()}"
+    assert len(builds) == 1 and builds[0] >= started  # the fault fired: sink 1 prepared the next commit slowly
+    assert time.monotonic() - builds[0] >= 0.5  # and returned only after the build
 
 
 def test_a_failed_sink_keeps_nothing_prepared(hub: LocalHub, opts: dict[str, str], aborted: list[Any]) -> None:
