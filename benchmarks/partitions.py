@@ -294,8 +294,9 @@ These figures come from single investigation runs on a **shared** 2-core machine
   hf_xet's threads (`hf-xet-*` 2.5 s, and +2.7 s in `tokio-rt-worker`, a name Polars' I/O runtime
   shares) take ≈5.2 s, about 0.5 ms per file for 91 MB — a per-file cost, since 91 MB at hf_xet's
   ~600 MB/s per core is 0.15 s; Polars' executors +1.0 s (they call our writers' `write()`, so part
-  of that is ours); the threads Linux names `python` (the main thread and our finishers) 0.57 s. The commit after the query (wait for the last group, ten `/batch` calls, the
-  manifest) took 0.7 s of the 11.4 s in a timed run. The 1.5× target needs hf_xet's per-file cost
+  of that is ours); the threads Linux names `python` (the main thread and our finishers) 0.57 s.
+  The commit after the query (wait for the last group, ten `/batch` calls, the manifest) took
+  0.7 s of the 11.4 s in a timed run. The 1.5× target needs hf_xet's per-file cost
   cut (upstream), or cores that the server does not share.
 
 ## What is kept per file

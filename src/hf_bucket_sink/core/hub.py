@@ -303,18 +303,10 @@ class HubClient:
         if end <= start:
             return RangeAnswer(b"", None)
         action = f"reading bytes {start}-{end} of {path!r}"
-        try:
-            response = http_backoff(
-                "GET",
-                self.resolve_url(bucket_id, path),
-                headers={**self.headers(), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"},
-                follow_redirects=True,  # production answers with a CDN redirect; httpx drops auth off-origin
-                timeout=_timeout(),
-            )
-        except httpx2.HTTPError as exc:
-            raise HubResponseError(
-                f"Could not reach the Hub at {self.creds.endpoint} while {action}: {exc}. Check the network and retry."
-            ) from exc
+        # production answers with a CDN redirect; httpx drops auth off-origin
+        response = self._get_range(
+            self.resolve_url(bucket_id, path), start, end, auth=True, action=action, where=f"the Hub at {self.creds.endpoint}"
+        )
         if response.status_code == 404 and response.headers.get("X-Error-Code") == "EntryNotFound":
             raise BucketFileNotFoundError(
                 f"{path!r} was not found in bucket {bucket_id!r} on {self.creds.endpoint}: it was deleted or moved "
@@ -340,24 +332,27 @@ class HubClient:
         if end <= start:
             return b""
         action = f"reading bytes {start}-{end} of {path!r}"
-        try:
-            response = http_backoff(
-                "GET",
-                url,
-                headers={**self.headers(auth=False), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"},
-                follow_redirects=True,
-                timeout=_timeout(),
-            )
-        except httpx2.HTTPError as exc:
-            raise HubResponseError(
-                f"Could not reach the Hub's download origin while {action} of bucket {bucket_id!r}: {exc}. "
-                "Check the network and retry."
-            ) from exc
+        response = self._get_range(
+            url, start, end, auth=False, action=f"{action} of bucket {bucket_id!r}", where="the Hub's download origin"
+        )
         if response.status_code in (401, 403, 404, 410):
             return None
         if response.status_code >= 400:
             self._raise(response, action=action, bucket_id=bucket_id)
         return self._range_body(response, start, end, action, bucket_id)
+
+    def _get_range(self, url: str, start: int, end: int, *, auth: bool, action: str, where: str) -> httpx2.Response:
+        """One ranged GET (redirects followed, retried by huggingface_hub); unreachable is a HubResponseError."""
+        try:
+            return http_backoff(
+                "GET",
+                url,
+                headers={**self.headers(auth=auth), "Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"},
+                follow_redirects=True,
+                timeout=_timeout(),
+            )
+        except httpx2.HTTPError as exc:
+            raise HubResponseError(f"Could not reach {where} while {action}: {exc}. Check the network and retry.") from exc
 
     def _range_body(self, response: httpx2.Response, start: int, end: int, action: str, bucket_id: str) -> bytes:
         data = response.content
